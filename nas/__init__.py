@@ -1,0 +1,1 @@
+"""The nas-search application: config, CLI, the Ray Tune runner, results, Pareto fronts, export."""

@@ -1,0 +1,32 @@
+"""What a candidate costs and how good it is: FLOPs, params, reward, datasets, proxy training."""
+
+from objectives.analytic import Counts, analytic_counts, analytic_flops, analytic_params
+from objectives.flops import FLOPS_CONVENTION, fvcore_flops, torch_params
+from search_space import Arch
+
+
+def count_flops(arch_or_model, resolution: int | None = None, num_classes: int = 1000) -> int:
+    """FLOPs (multiply-adds) of one image: analytic for a block table, fvcore for a model."""
+    if isinstance(arch_or_model, Arch):
+        return analytic_flops(arch_or_model, resolution, num_classes)
+    return fvcore_flops(arch_or_model, resolution, num_classes)
+
+
+def count_params(arch_or_model, num_classes: int = 1000) -> int:
+    """Trainable params: analytic for a block table, summed tensors for a model."""
+    if isinstance(arch_or_model, Arch):
+        return analytic_params(arch_or_model, num_classes)
+    return torch_params(arch_or_model, num_classes)
+
+
+__all__ = [
+    "FLOPS_CONVENTION",
+    "Counts",
+    "analytic_counts",
+    "analytic_flops",
+    "analytic_params",
+    "count_flops",
+    "count_params",
+    "fvcore_flops",
+    "torch_params",
+]

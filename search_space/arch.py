@@ -1,0 +1,254 @@
+"""The block table: an architecture as plain, frozen, validated data.
+
+An `Arch` is the fixed skeleton (stem, head, resolution, regularisation, activation) plus one
+`Stage` row per stage. Everything else in nas-search (builder, FLOPs counters, search space,
+controllers, export) reads this table; nothing mutates it.
+
+YAML form, one line per stage::
+
+    name: efficientnet-b0
+    resolution: 224
+    stem: 32
+    head: 1280
+    act: silu
+    dropout: 0.2
+    drop_path: 0.2
+    stages:
+    - {block: mbconv, expand: 1, kernel: 3, stride: 1, out: 16, repeats: 1, se: 0.25, skip: id}
+    - ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from search_space.errors import SpecError
+
+BLOCKS = ("mbconv", "conv")
+KERNELS = (1, 3, 5, 7)
+STRIDES = (1, 2)
+SKIPS = ("id", "none")
+ACTS = ("silu", "relu")
+
+
+def _int(field: str, value: Any, *, minimum: int = 1, choices: tuple[int, ...] = ()) -> int:
+    # bool is an int subclass in Python; `kernel: true` is a typo, not a 1.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(field, value, "must be an integer")
+    if choices and value not in choices:
+        raise SpecError(field, value, f"must be one of {', '.join(map(str, choices))}")
+    if value < minimum:
+        raise SpecError(field, value, f"must be >= {minimum}")
+    return value
+
+
+def _fraction(field: str, value: Any, *, upper: float = 1.0) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(field, value, "must be a number")
+    if not (0.0 <= value < upper) or math.isnan(value):
+        raise SpecError(field, value, f"must be in [0, {upper:g})")
+    return float(value)
+
+
+def _choice(field: str, value: Any, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise SpecError(field, value, f"must be one of {', '.join(choices)}")
+    return value
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage: `repeats` identical layers; only the first strides and changes width.
+
+    Args:
+        block: ``mbconv`` (inverted bottleneck; expand=1 is MnasNet's SepConv / MBConv1, no
+            expansion conv) or ``conv`` (a plain kxk conv + BN + act; expand must be 1).
+        expand: expansion ratio of the 1x1 conv of an MBConv.
+        kernel: depthwise (mbconv) or full (conv) kernel size.
+        stride: stride of the stage's first layer.
+        out: output channels of every layer of the stage.
+        repeats: number of layers.
+        se: squeeze-and-excitation ratio of the block's *input* channels (0 = no SE).
+        skip: ``id`` (identity residual where stride 1 and in == out) or ``none``.
+    """
+
+    block: str = "mbconv"
+    expand: int = 6
+    kernel: int = 3
+    stride: int = 1
+    out: int = 16
+    repeats: int = 1
+    se: float = 0.0
+    skip: str = "id"
+
+    def __post_init__(self) -> None:
+        _choice("block", self.block, BLOCKS)
+        _int("expand", self.expand)
+        if self.block == "conv" and self.expand != 1:
+            raise SpecError("expand", self.expand, "a conv block has no expansion: use 1")
+        _int("kernel", self.kernel, choices=KERNELS)
+        _int("stride", self.stride, choices=STRIDES)
+        _int("out", self.out)
+        _int("repeats", self.repeats)
+        object.__setattr__(self, "se", _fraction("se", self.se))
+        _choice("skip", self.skip, SKIPS)
+
+    @property
+    def op(self) -> str:
+        """MnasNet's ConvOp name: ``conv``, ``mbconv1`` (SepConv), ``mbconv3``, ``mbconv6``..."""
+        return "conv" if self.block == "conv" else f"mbconv{self.expand}"
+
+    def block_string(self) -> str:
+        """timm-style block string, e.g. ``ir_r2_k3_s2_e6_c24_se0.25``."""
+        kind = {"conv": "cn", "mbconv": "ds" if self.expand == 1 else "ir"}[self.block]
+        parts = [kind, f"r{self.repeats}", f"k{self.kernel}", f"s{self.stride}"]
+        if kind == "ir":
+            parts.append(f"e{self.expand}")
+        parts.append(f"c{self.out}")
+        if self.se:
+            parts.append(f"se{self.se:g}")
+        if self.skip == "none":
+            parts.append("noskip")
+        return "_".join(parts)
+
+
+STAGE_FIELDS = tuple(f.name for f in dataclasses.fields(Stage))
+
+
+@dataclass(frozen=True)
+class Arch:
+    """A whole network as a block table. Hashable, comparable (ignoring `name`), plain data.
+
+    Args:
+        stages: one `Stage` per stage, input to output.
+        stem: output channels of the 3x3 stride-2 stem conv.
+        head: channels of the final 1x1 conv before pooling.
+        resolution: the input resolution the architecture is meant for (deployment size).
+        act: activation everywhere, SE included (``silu`` = swish, ``relu``).
+        dropout: dropout before the classifier.
+        drop_path: stochastic-depth rate of the last block; block i gets drop_path * i / n.
+        name: a label for people; not part of equality.
+    """
+
+    stages: tuple[Stage, ...]
+    stem: int = 32
+    head: int = 1280
+    resolution: int = 224
+    act: str = "silu"
+    dropout: float = 0.2
+    drop_path: float = 0.2
+    name: str = dataclasses.field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.stages, tuple) or not self.stages:
+            raise SpecError("stages", self.stages, "must be a non-empty list of stage rows")
+        for i, stage in enumerate(self.stages):
+            if not isinstance(stage, Stage):
+                raise SpecError(f"stages[{i}]", stage, "must be a Stage")
+        _int("stem", self.stem)
+        _int("head", self.head)
+        _int("resolution", self.resolution, minimum=8)
+        _choice("act", self.act, ACTS)
+        object.__setattr__(self, "dropout", _fraction("dropout", self.dropout))
+        object.__setattr__(self, "drop_path", _fraction("drop_path", self.drop_path))
+
+    @property
+    def num_blocks(self) -> int:
+        return sum(s.repeats for s in self.stages)
+
+    def replace(self, **changes: Any) -> Arch:
+        return dataclasses.replace(self, **changes)
+
+    # --- YAML -------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        head = {k: getattr(self, k) for k in ("name", "resolution", "stem", "head", "act")}
+        head.update(dropout=self.dropout, drop_path=self.drop_path)
+        head["stages"] = [dataclasses.asdict(s) for s in self.stages]
+        return head
+
+    def to_yaml(self) -> str:
+        """The block table as YAML, one flow-style line per stage."""
+        lines = [f"{k}: {_scalar(v)}" for k, v in self.to_dict().items() if k != "stages"]
+        lines.append("stages:")
+        for stage in self.stages:
+            row = ", ".join(f"{k}: {_scalar(getattr(stage, k))}" for k in STAGE_FIELDS)
+            lines.append(f"- {{{row}}}")
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str | None = None) -> Arch:
+        try:
+            return _arch_from_dict(data)
+        except SpecError as err:
+            raise err.with_source(source) if source else err
+
+    @classmethod
+    def from_yaml(cls, text_or_path: str | Path) -> Arch:
+        """Parse a block table from YAML text or a path to a YAML file (safe loader only)."""
+        text, source = _read(text_or_path)
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f"line {mark.line + 1}" if mark else "file"
+            raise SpecError(where, text.splitlines()[mark.line] if mark else "...",
+                            "not valid YAML", source) from None
+        return cls.from_dict(data, source)
+
+
+def _scalar(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...").strip()
+
+
+def _read(text_or_path: str | Path) -> tuple[str, str | None]:
+    if isinstance(text_or_path, Path) or ("\n" not in text_or_path and
+                                          text_or_path.endswith((".yaml", ".yml"))):
+        path = Path(text_or_path)
+        if not path.is_file():
+            raise SpecError("path", str(path), "no such file")
+        return path.read_text(), str(path)
+    return text_or_path, None
+
+
+def _stage_from_dict(i: int, row: Any) -> Stage:
+    if not isinstance(row, dict):
+        raise SpecError(f"stages[{i}]", row, "must be a mapping of stage fields")
+    unknown = set(row) - set(STAGE_FIELDS)
+    if unknown:
+        raise SpecError(f"stages[{i}].{sorted(unknown)[0]}", row[sorted(unknown)[0]],
+                        f"unknown field (fields: {', '.join(STAGE_FIELDS)})")
+    missing = [k for k in STAGE_FIELDS if k not in row]
+    if missing:
+        raise SpecError(f"stages[{i}].{missing[0]}", None, "missing")
+    try:
+        return Stage(**row)
+    except SpecError as err:
+        raise err.within(f"stages[{i}].") from None
+
+
+def _arch_from_dict(data: Any) -> Arch:
+    if not isinstance(data, dict):
+        raise SpecError("(top level)", data, "a block table must be a YAML mapping")
+    fields = {f.name for f in dataclasses.fields(Arch)}
+    unknown = set(data) - fields
+    if unknown:
+        key = sorted(unknown)[0]
+        raise SpecError(key, data[key], f"unknown field (fields: {', '.join(sorted(fields))})")
+    missing = [k for k in ("stages", "resolution", "stem", "head") if k not in data]
+    if missing:
+        raise SpecError(missing[0], None, "missing")
+    rows = data["stages"]
+    if not isinstance(rows, list) or not rows:
+        raise SpecError("stages", rows, "must be a non-empty list of stage rows")
+    stages = tuple(_stage_from_dict(i, row) for i, row in enumerate(rows))
+    rest = {k: v for k, v in data.items() if k != "stages"}
+    if rest.get("name") is None:
+        rest["name"] = ""
+    return Arch(stages=stages, **rest)

@@ -1,0 +1,81 @@
+"""Named block tables: EfficientNet-B0..B7 and MnasNet-A1 (TF `efficientnet_builder.py`,
+`mnasnet_models.py`; see shared/reference/efficientnet_facts.md)."""
+
+from __future__ import annotations
+
+from search_space.arch import Arch, Stage
+from search_space.errors import SpecError
+from search_space.scaling import scale_by
+
+
+def _mb(e: int, k: int, s: int, out: int, n: int, se: float, skip: str = "id") -> Stage:
+    return Stage("mbconv", e, k, s, out, n, se, skip)
+
+
+EFFICIENTNET_B0 = Arch(
+    name="efficientnet-b0", resolution=224, stem=32, head=1280, act="silu",
+    dropout=0.2, drop_path=0.2,
+    stages=(
+        _mb(1, 3, 1, 16, 1, 0.25),   # 112 px
+        _mb(6, 3, 2, 24, 2, 0.25),   # 112 -> 56
+        _mb(6, 5, 2, 40, 2, 0.25),   # 56 -> 28
+        _mb(6, 3, 2, 80, 3, 0.25),   # 28 -> 14
+        _mb(6, 5, 1, 112, 3, 0.25),  # 14
+        _mb(6, 5, 2, 192, 4, 0.25),  # 14 -> 7
+        _mb(6, 3, 1, 320, 1, 0.25),  # 7
+    ),
+)
+
+MNASNET_A1 = Arch(
+    name="mnasnet-a1", resolution=224, stem=32, head=1280, act="relu",
+    dropout=0.2, drop_path=0.0,
+    stages=(
+        _mb(1, 3, 1, 16, 1, 0.0, "none"),  # SepConv, 112 px
+        _mb(6, 3, 2, 24, 2, 0.0),          # 112 -> 56
+        _mb(3, 5, 2, 40, 3, 0.25),         # 56 -> 28
+        _mb(6, 3, 2, 80, 4, 0.0),          # 28 -> 14
+        _mb(6, 3, 1, 112, 2, 0.25),        # 14
+        _mb(6, 5, 2, 160, 3, 0.25),        # 14 -> 7
+        _mb(6, 3, 1, 320, 1, 0.0),         # 7
+    ),
+)
+
+# Official (width, depth, resolution, dropout), TF `efficientnet_params`. Hand-tuned: these are
+# not (beta^phi, alpha^phi, gamma^phi) for any single phi.
+EFFICIENTNET_PARAMS: dict[str, tuple[float, float, int, float]] = {
+    "b0": (1.0, 1.0, 224, 0.2),
+    "b1": (1.0, 1.1, 240, 0.2),
+    "b2": (1.1, 1.2, 260, 0.3),
+    "b3": (1.2, 1.4, 300, 0.3),
+    "b4": (1.4, 1.8, 380, 0.4),
+    "b5": (1.6, 2.2, 456, 0.4),
+    "b6": (1.8, 2.6, 528, 0.5),
+    "b7": (2.0, 3.1, 600, 0.5),
+}
+
+
+def _efficientnet(variant: str) -> Arch:
+    width, depth, res, dropout = EFFICIENTNET_PARAMS[variant]
+    return scale_by(EFFICIENTNET_B0, width, depth, res, dropout, name=f"efficientnet-{variant}")
+
+
+PRESETS: dict[str, Arch] = {f"efficientnet-{v}": _efficientnet(v) for v in EFFICIENTNET_PARAMS}
+PRESETS["mnasnet-a1"] = MNASNET_A1
+
+
+def preset(name: str) -> Arch:
+    """The named block table (`efficientnet-b0` ... `efficientnet-b7`, `mnasnet-a1`)."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise SpecError("preset", name, f"unknown (known: {', '.join(PRESETS)})") from None
+
+
+def load_arch(name_or_path: str) -> Arch:
+    """A preset by name, else a YAML block table from a path."""
+    if name_or_path in PRESETS:
+        return PRESETS[name_or_path]
+    if not name_or_path.endswith((".yaml", ".yml")):
+        raise SpecError("arch", name_or_path,
+                        f"neither a preset ({', '.join(PRESETS)}) nor a .yaml block table")
+    return Arch.from_yaml(name_or_path)
