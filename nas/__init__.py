@@ -1,1 +1,26 @@
-"""The nas-search application: config, CLI, the Ray Tune runner, results, Pareto fronts, export."""
+"""The nas-search application: config, CLI, the Ray Tune runner, results, Pareto fronts, export.
+
+Public names load lazily so that `nas-search --help` does not import torch, pandas or Ray.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "load_config": "nas.config",
+    "SearchConfig": "nas.config",
+    "search": "nas.runner",
+    "load_results": "nas.results",
+    "pareto_front": "nas.results",
+    "rescore": "nas.results",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'nas' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -1,0 +1,30 @@
+"""`nas-search resume RUN_DIR`: continue an interrupted search to its budget."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "continue a killed or interrupted search from its run directory"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR")
+
+
+def main(args: argparse.Namespace) -> int:
+    from nas.config import load_config
+    from nas.run_dir import RunDir
+    from nas.runner import search
+    from nas.summary import summarize
+    from search_space.errors import SpecError
+
+    run = RunDir.open(args.run_dir)
+    if run.driver_alive():
+        raise SpecError("RUN_DIR", args.run_dir, "its driver is still running")
+    config = load_config(str(run.path / "config.yaml"))
+    done = len([r for r in run.rows() if r["status"] != "rejected"])
+    print(f"resuming '{config.name}': {done}/{config.budget.num_samples} trials done",
+          flush=True)
+    search(config, run.path, resume=True, progress=lambda line: print(line, flush=True))
+    summarize(run)
+    return 0

@@ -1,0 +1,197 @@
+"""The experiment config: typed sections, defaults, YAML loading and `--set key=value` overrides.
+
+A config file is the source of truth; the CLI only overrides it. Every key is checked: an unknown
+key, a wrong type or a bad value is one `SpecError` naming the file, the dotted field and the value,
+raised before Ray starts.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import experiments
+from nas.schema import from_data, to_data
+from objectives import ProxyConfig
+from search_space.errors import SpecError
+
+CONFIG_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """Which controller proposes candidates, and its options (see `controllers.make`)."""
+
+    name: str = "evolution"
+    options: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ObjectiveConfig:
+    """MnasNet's reward ACC * (FLOPs / target) ** w; `hard` is the alpha=0, beta=-1 form."""
+
+    target: float = 400e6
+    w: float = -0.07
+    kind: str = "soft"
+    num_classes: int = 1000  # deployment classes: FLOPs are counted for the deployed model
+
+    def __post_init__(self) -> None:
+        if self.target <= 0:
+            raise SpecError("target", self.target, "must be > 0 multiply-adds")
+        if self.kind not in ("soft", "hard"):
+            raise SpecError("kind", self.kind, "must be soft or hard")
+        if self.num_classes < 1:
+            raise SpecError("num_classes", self.num_classes, "must be >= 1")
+
+    def reward(self, accuracy: float, flops: float) -> float:
+        """The reward of one candidate; re-scoring needs only its accuracy and FLOPs."""
+        from objectives import mnas_reward
+
+        alpha, beta = (0.0, -1.0) if self.kind == "hard" else (self.w, self.w)
+        return mnas_reward(accuracy, flops, self.target, alpha=alpha, beta=beta)
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    num_samples: int = 16  # trials to train, failed ones included
+    max_concurrent: int = 2
+
+    def __post_init__(self) -> None:
+        for name in ("num_samples", "max_concurrent"):
+            if getattr(self, name) < 1:
+                raise SpecError(name, getattr(self, name), "must be >= 1")
+
+
+@dataclass(frozen=True)
+class ResourcesConfig:
+    """Per trial; fractional GPUs pack several small proxy trainings on one card."""
+
+    cpu: float = 1.0
+    gpu: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.cpu <= 0 or self.gpu < 0:
+            raise SpecError("cpu" if self.cpu <= 0 else "gpu",
+                            self.cpu if self.cpu <= 0 else self.gpu, "must be positive")
+
+
+@dataclass(frozen=True)
+class EarlyStoppingConfig:
+    """ASHA on proxy accuracy per epoch; stopped trials keep their last accuracy."""
+
+    asha: bool = False
+    grace_period: int = 1
+    reduction_factor: int = 2
+
+    def __post_init__(self) -> None:
+        if self.grace_period < 1 or self.reduction_factor < 2:
+            raise SpecError("reduction_factor" if self.grace_period >= 1 else "grace_period",
+                            self.reduction_factor if self.grace_period >= 1
+                            else self.grace_period, "grace_period >= 1, reduction_factor >= 2")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """A whole experiment. Field docs: README.md, section "Experiment configs"."""
+
+    version: int = CONFIG_VERSION
+    name: str = "search"
+    seed: int = 0
+    space: str = "b0"
+    flops_band: tuple[float, ...] | None = None  # [min, max] multiply-adds; null = no band
+    controller: ControllerConfig = field(default_factory=ControllerConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    proxy: ProxyConfig = field(default_factory=ProxyConfig)
+    budget: BudgetConfig = field(default_factory=BudgetConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+    early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    address: str | None = None  # an existing Ray cluster, host:port; null = local Ray on 127.0.0.1
+    evaluate: str | None = None  # "module:function" replacing proxy training (see README)
+
+    def __post_init__(self) -> None:
+        if self.version != CONFIG_VERSION:
+            raise SpecError("version", self.version, f"this nas-search reads version "
+                            f"{CONFIG_VERSION}")
+        band = self.flops_band
+        if band is not None and (len(band) != 2 or not 0 <= band[0] < band[1]):
+            raise SpecError("flops_band", list(band), "must be [min, max] with 0 <= min < max")
+        if self.evaluate is not None and ":" not in self.evaluate:
+            raise SpecError("evaluate", self.evaluate, "must be 'module:function'")
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(to_data(self), sort_keys=False)
+
+
+def config_path(name_or_path: str) -> Path:
+    """A bundled experiment name (`demo`, `b0-cifar10`, ...) or a YAML path."""
+    bundled = experiments.bundled("", name_or_path)
+    if bundled is not None:
+        return bundled
+    path = Path(name_or_path)
+    if not path.is_file():
+        known = ", ".join(experiments.names())
+        raise SpecError("config", name_or_path, f"no such file or bundled experiment ({known})")
+    return path
+
+
+def load_config(name_or_path: str = "demo", overrides: list[str] = ()) -> SearchConfig:
+    """Read, override and validate an experiment config."""
+    path = config_path(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise SpecError("(file)", str(path), f"not valid YAML: {err.problem}", str(path)) from None
+    data = {} if data is None else data
+    for item in overrides:
+        data = apply_override(data, item)
+    try:
+        config = from_data(SearchConfig, data)
+    except SpecError as err:
+        raise err.with_source(str(path)) from None
+    check_reachable(config)
+    return config
+
+
+def apply_override(data: Any, item: str) -> dict:
+    """`a.b=c` sets data["a"]["b"] to YAML-parsed c; unknown keys fail later, in `from_data`."""
+    key, sep, raw = item.partition("=")
+    if not sep or not key:
+        raise SpecError("--set", item, "must be key=value, e.g. proxy.epochs=3")
+    if not isinstance(data, dict):
+        raise SpecError("(top level)", data, "a config must be a YAML mapping")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError:
+        value = raw
+    node, *parts = key.split(".")
+    data = dict(data)
+    cursor = data
+    for part in [node, *parts][:-1]:
+        child = cursor.get(part)
+        cursor[part] = dict(child) if isinstance(child, dict) else {} if child is None else child
+        if not isinstance(cursor[part], dict):
+            raise SpecError(f"--set {key}", raw, f"'{part}' holds a plain value, not a section")
+        cursor = cursor[part]
+    cursor[key.split(".")[-1]] = value
+    return data
+
+
+def check_reachable(config: SearchConfig, timeout: float = 3.0) -> None:
+    """Fail fast, before Ray starts, when the data path or the cluster address is wrong."""
+    dataset = config.proxy.dataset
+    if dataset != "synthetic" and not Path(dataset).is_dir():
+        raise SpecError("proxy.dataset", dataset, "no such folder (use 'synthetic', a CIFAR-10 "
+                        "python-batches folder or an ImageFolder tree)")
+    if config.address and config.address != "auto":
+        host, _, port = config.address.rpartition(":")
+        if not host or not port.isdigit():
+            raise SpecError("address", config.address, "must be host:port of a Ray head")
+        try:
+            socket.create_connection((host, int(port)), timeout=timeout).close()
+        except OSError as err:
+            raise SpecError("address", config.address,
+                            f"cannot reach a Ray head there ({err.strerror or err})") from None

@@ -1,0 +1,40 @@
+"""From a finished trial back to a block table: YAML that rebuilds its model, timm block strings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from nas.results import ranked
+from search_space import Arch
+from search_space.errors import SpecError
+
+
+def trial_arch(df: pd.DataFrame, rank: int = 1, by: str = "reward") -> tuple[Arch, pd.Series]:
+    """The block table of the `rank`-th best scored trial (1 = best) and its row."""
+    order = ranked(df, by)
+    if not 1 <= rank <= len(order):
+        raise SpecError("--rank", rank, f"must be in 1..{len(order)} (scored trials)"
+                        if len(order) else "the run has no scored trial yet")
+    row = order.iloc[rank - 1]
+    arch = Arch.from_yaml(row["arch"])
+    return arch.replace(name=arch.name or f"trial-{row['trial_id']}"), row
+
+
+def block_strings(arch: Arch) -> list[str]:
+    """timm-style `arch_def` strings, one per stage."""
+    return [stage.block_string() for stage in arch.stages]
+
+
+def write_arch(arch: Arch, out: str | Path, row: pd.Series | None = None) -> Path:
+    """Write the block table, with a comment header saying where it came from."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    header = ""
+    if row is not None:
+        header = (f"# trial {row['trial_id']}: accuracy {row['accuracy']:.4f} (proxy), "
+                  f"reward {row['reward']:.4f}, {int(row['flops']):,} FLOPs (multiply-adds), "
+                  f"{int(row['params']):,} params\n")
+    out.write_text(header + arch.to_yaml())
+    return out

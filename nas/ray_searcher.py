@@ -1,0 +1,184 @@
+"""The one adapter from a controller (plain ask/tell) to Ray Tune's `Searcher`.
+
+Ray pulls: `suggest(trial_id)` asks the controller for a candidate and `on_trial_complete` tells it
+the reward. Around that the adapter keeps the books that make a search durable: each finished
+trial is journaled in the run directory *before* the controller hears of it, and the controller's
+state plus the asks in flight are saved after every ask and tell. `restore_run` replays that after
+a crash: it re-tells journaled trials the saved state missed and re-queues the asks that were
+still training, so no candidate is lost and the controller continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ray.tune.search import Searcher
+
+from nas.config import ObjectiveConfig
+from nas.run_dir import RunDir
+from objectives import analytic_counts
+from search_space import Arch, SearchSpace
+
+log = logging.getLogger(__name__)
+
+STATE_VERSION = 1
+MAX_REJECTIONS = 1000  # consecutive out-of-band proposals before giving up
+
+
+class ControllerSearcher(Searcher):
+    """Runs `controller` under Ray Tune for `budget` trials, journaling into `run`.
+
+    Args:
+        controller: an object with ask() -> Arch, tell(arch, reward), state_dict(),
+            load_state_dict(); see `controllers`.
+        space: the search space the controller proposes from (tokens <-> Arch).
+        run: the run directory.
+        budget: trials to train in the whole search (a resumed search counts earlier ones).
+        objective: turns accuracy and FLOPs into the reward the controller maximises.
+        resources: CPUs and GPUs per trial, recorded with each row.
+        progress: called with one line per finished trial.
+    """
+
+    def __init__(self, controller: Any, space: SearchSpace, run: RunDir, budget: int,
+                 objective: ObjectiveConfig, resources: tuple[float, float] = (1.0, 0.0),
+                 progress: Callable[[str], None] = print):
+        super().__init__(metric=None, mode=None)
+        self.controller, self.space, self.run = controller, space, run
+        self.budget, self.objective, self.resources = budget, objective, resources
+        self.progress = progress
+        self.pending: dict[str, list[int]] = {}  # Ray trial id -> tokens, asked but not told
+        self.requeue: list[list[int]] = []  # asks of a dead driver, to train again first
+        self.rows = run.rows()
+        self.best: float | None = _best(self.rows)
+
+    # --- bookkeeping --------------------------------------------------------------------
+
+    @property
+    def trained(self) -> int:
+        return sum(1 for row in self.rows if row["status"] != "rejected")
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.budget - self.trained)
+
+    def state(self) -> dict[str, Any]:
+        in_flight = [list(t) for t in self.pending.values()] + [list(t) for t in self.requeue]
+        return {"version": STATE_VERSION, "controller": self.controller.state_dict(),
+                "in_flight": in_flight, "told": len(self.rows)}
+
+    def _save(self) -> None:
+        self.run.save_state(self.state())
+
+    def restore_run(self) -> None:
+        """Continue a search from its run directory (see module docstring)."""
+        state = self.run.load_state()
+        if state is None:
+            return
+        self.controller.load_state_dict(state["controller"])
+        in_flight = [list(t) for t in state["in_flight"]]
+        for row in self.rows[state["told"]:]:  # journaled, but the driver died before telling
+            tokens = row["tokens"]
+            if tokens in in_flight:
+                in_flight.remove(tokens)
+            self.controller.tell(self.space.decode(tokens), _reward(row))
+        self.requeue = in_flight
+        self._save()
+
+    # --- Ray's Searcher interface -------------------------------------------------------
+
+    def suggest(self, trial_id: str) -> dict | str | None:
+        if self.trained + len(self.pending) >= self.budget:
+            return Searcher.FINISHED
+        tokens = self.requeue.pop(0) if self.requeue else self._ask_in_band()
+        self.pending[trial_id] = tokens
+        self._save()
+        return {"tokens": tokens, "arch": self.space.decode(tokens).to_dict()}
+
+    def _ask_in_band(self) -> list[int]:
+        for _ in range(MAX_REJECTIONS):
+            arch = self.controller.ask()
+            tokens = self.space.encode(arch)
+            if self.space.in_band(arch):
+                return tokens
+            self._record(tokens, arch, {"status": "rejected",
+                                        "reason": "FLOPs outside the configured band"})
+        raise RuntimeError(f"{MAX_REJECTIONS} proposals in a row fell outside the FLOPs band "
+                           f"{self.space.flops_band}; widen flops_band")
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None,
+                          error: bool = False) -> None:
+        tokens = self.pending.pop(trial_id, None)
+        if tokens is None:
+            log.warning("trial %s completed twice or was never suggested; ignored", trial_id)
+            return
+        arch = self.space.decode(tokens)
+        outcome = _outcome(result, error)
+        self._record(tokens, arch, outcome, trial_id)
+
+    def _record(self, tokens: list[int], arch: Arch, outcome: dict[str, Any],
+                trial_id: str = "") -> None:
+        counts = analytic_counts(arch, arch.resolution, self.objective.num_classes)
+        row = {"trial_id": trial_id or f"rejected-{len(self.rows)}", "status": "failed",
+               "reason": "", "accuracy": None, "reward": None, "train_seconds": 0.0,
+               "epochs": 0, "proxy_resolution": None, **outcome,
+               "flops": counts.flops, "params": counts.params,
+               "cpus": self.resources[0], "gpus": self.resources[1],
+               "tokens": list(tokens), "arch": arch.to_yaml(), "finished_at": time.time()}
+        if row["status"] in ("ok", "early_stopped"):
+            row["reward"] = self.objective.reward(row["accuracy"], row["flops"])
+        self.run.append(row)  # durable first ...
+        self.rows.append(row)
+        self.controller.tell(arch, _reward(row))  # ... then the controller learns of it
+        self._save()
+        if row["status"] != "rejected":
+            self._report(row)
+
+    def _report(self, row: dict[str, Any]) -> None:
+        if row["reward"] is not None and (self.best is None or row["reward"] > self.best):
+            self.best = row["reward"]
+        acc = "-" if row["accuracy"] is None else f"{row['accuracy']:.3f}"
+        reward = "-" if row["reward"] is None else f"{row['reward']:.4f}"
+        best = "-" if self.best is None else f"{self.best:.4f}"
+        note = f"  {row['status']}: {row['reason']}" if row["status"] != "ok" else ""
+        self.progress(f"[{self.trained:>{len(str(self.budget))}}/{self.budget}] "
+                      f"{row['trial_id']:<14} acc {acc}  FLOPs {row['flops'] / 1e6:7.1f}M  "
+                      f"reward {reward}  best {best}  {row['train_seconds']:5.1f}s{note}")
+
+    # Ray calls these for its own experiment checkpoints; ours is written on every event.
+    def save(self, checkpoint_path: str) -> None:
+        import torch
+
+        torch.save(self.state(), checkpoint_path)
+
+    def restore(self, checkpoint_path: str) -> None:
+        self.restore_run()
+
+
+def _reward(row: dict[str, Any]) -> float | None:
+    return row["reward"] if row["status"] in ("ok", "early_stopped") else None
+
+
+def _best(rows: list[dict[str, Any]]) -> float | None:
+    rewards = [r["reward"] for r in rows if r.get("reward") is not None]
+    return max(rewards) if rewards else None
+
+
+def _outcome(result: dict | None, error: bool) -> dict[str, Any]:
+    """A row's status from Ray's last result: ok, diverged, failed or early_stopped."""
+    if error or not result:
+        return {"status": "failed", "reason": "the trial's Ray worker failed (see the error "
+                "file under RUN_DIR/ray)"}
+    keys = ("status", "reason", "accuracy", "train_seconds", "epochs", "proxy_resolution")
+    outcome = {k: result[k] for k in keys if k in result}
+    if outcome.get("status") == "running":  # a scheduler (ASHA) stopped it after an epoch
+        outcome["status"] = "early_stopped"
+        outcome["reason"] = f"stopped by ASHA after epoch {result.get('epoch')}"
+    accuracy = outcome.get("accuracy")
+    if outcome.get("status") in ("ok", "early_stopped") and (
+            accuracy is None or not math.isfinite(accuracy)):
+        outcome.update(status="failed", reason=f"no finite accuracy reported ({accuracy})")
+    return outcome

@@ -1,0 +1,58 @@
+"""Connecting to Ray: a private local instance on loopback, or an existing cluster.
+
+Facts behind this (measured on Ray 2.60, see shared/reference/ray_on_these_machines.md):
+Ray binds a local instance to the machine's interface address unless
+RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 is set, and a head started with `ray start --head` requires
+token authentication, which a driver only presents with RAY_AUTH_MODE=token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _token_available() -> bool:
+    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+        return True
+    return (Path.home() / ".ray" / "auth_token").is_file()
+
+
+def connection_env(address: str | None) -> dict[str, str]:
+    """Environment variables the driver needs for `address` (None = local on loopback)."""
+    env = {"RAY_USAGE_STATS_ENABLED": "0"}
+    host = address.rpartition(":")[0] if address else "127.0.0.1"
+    if host in LOOPBACK_HOSTS:
+        env["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    if address and _token_available():
+        # `ray start --head` saved a token; present it so the user need not set anything
+        env["RAY_AUTH_MODE"] = "token"
+    return env
+
+
+@contextlib.contextmanager
+def ray_session(address: str | None = None, num_cpus: int | None = None,
+                num_gpus: int | None = None) -> Iterator[None]:
+    """Use the Ray already initialised in this process, or start/connect one and stop it after."""
+    import logging
+
+    import ray
+
+    if ray.is_initialized():
+        yield
+        return
+    for key, value in connection_env(address).items():
+        os.environ.setdefault(key, value)
+    if address:
+        ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+    else:
+        ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False,
+                 log_to_driver=False, logging_level=logging.WARNING)
+    try:
+        yield
+    finally:
+        ray.shutdown()

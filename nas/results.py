@@ -1,0 +1,59 @@
+"""A run's trials as a pandas DataFrame, Pareto fronts and re-scoring without retraining."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nas.config import ObjectiveConfig
+from nas.run_dir import RunDir
+
+SCORED = ("ok", "early_stopped")
+
+
+def load_results(run_dir: str | Path) -> pd.DataFrame:
+    """One row per finished trial (columns: trial_id, status, accuracy, flops, params, reward,
+    train_seconds, arch, tokens, ...). Read from the journal, so it is current mid-search too."""
+    run = RunDir.open(run_dir)
+    df = run.table()
+    return df[df["status"] != "rejected"].reset_index(drop=True)
+
+
+def rescore(df: pd.DataFrame, target: float = 400e6, w: float = -0.07,
+            kind: str = "soft") -> pd.DataFrame:
+    """A copy with `reward` recomputed for another target or exponent (stored accuracy and
+    FLOPs suffice; failed trials keep no reward)."""
+    objective = ObjectiveConfig(target=target, w=w, kind=kind)
+    out = df.copy()
+    scored = out["status"].isin(SCORED) & out["accuracy"].notna()
+    out["reward"] = [objective.reward(a, f) if ok else None
+                     for a, f, ok in zip(out["accuracy"], out["flops"], scored)]
+    return out
+
+
+def pareto_front(df: pd.DataFrame, x: str = "flops", y: str = "accuracy",
+                 minimize_x: bool = True, maximize_y: bool = True) -> pd.DataFrame:
+    """The non-dominated rows (lower `x`, higher `y` by default), sorted by `x`.
+
+    Rows missing either value (failed trials) are never on the front.
+    """
+    data = df.dropna(subset=[x, y])
+    if "status" in data:
+        data = data[data["status"].isin(SCORED)]
+    xs = data[x].to_numpy(float) * (1 if minimize_x else -1)
+    ys = data[y].to_numpy(float) * (1 if maximize_y else -1)
+    order = np.lexsort((-ys, xs))  # by x ascending, ties: best y first
+    keep, best_y = [], -np.inf
+    for i in order:
+        if ys[i] > best_y:
+            keep.append(i)
+            best_y = ys[i]
+    return data.iloc[keep].reset_index(drop=True)
+
+
+def ranked(df: pd.DataFrame, by: str = "reward") -> pd.DataFrame:
+    """Scored trials, best `by` first."""
+    scored = df[df["status"].isin(SCORED) & df[by].notna()]
+    return scored.sort_values(by, ascending=False, kind="stable").reset_index(drop=True)

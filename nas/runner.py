@@ -1,0 +1,102 @@
+"""`search`: a controller-driven architecture search on Ray Tune, from config to run directory."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import controllers
+from nas.config import SearchConfig
+from nas.ray_searcher import ControllerSearcher
+from nas.ray_session import ray_session
+from nas.run_dir import RunDir
+from nas.trial import TrialSetup, load_evaluator, run_trial
+from objectives import analytic_flops
+from search_space import SearchSpace, load_space
+
+
+def build_space(config: SearchConfig) -> SearchSpace:
+    space = load_space(config.space)
+    if config.flops_band is None:
+        return space
+    low, high = config.flops_band
+    return space.with_band(low, high, counter=analytic_flops)
+
+
+def default_output(config: SearchConfig) -> Path:
+    return Path("runs") / f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def search(config: SearchConfig, output: str | Path | None = None, resume: bool = False,
+           progress: Callable[[str], None] = print) -> RunDir:
+    """Run (or resume) a search to its budget and return its run directory.
+
+    Args:
+        config: the validated experiment config.
+        output: the run directory; a new one must be empty. Defaults to runs/NAME-TIMESTAMP.
+        resume: continue the search in `output` from its saved state.
+        progress: receives one line per finished trial.
+    """
+    if config.evaluate:
+        load_evaluator(config.evaluate)  # fail before Ray starts
+    space = build_space(config)
+    if resume:
+        run = RunDir.open(output)
+    else:
+        run = RunDir.create(output or default_output(config), config.to_yaml())
+    controller = controllers.make(config.controller.name, space, seed=config.seed,
+                                  **config.controller.options)
+    resources = (config.resources.cpu, config.resources.gpu)
+    searcher = ControllerSearcher(controller, space, run, config.budget.num_samples,
+                                  config.objective, resources, progress)
+    if resume:
+        searcher.restore_run()
+    if searcher.remaining == 0:
+        return run
+    run.mark_driver()
+    try:
+        with ray_session(config.address):
+            _fit(config, run, searcher)
+    finally:
+        run.clear_driver()
+    return run
+
+
+def _fit(config: SearchConfig, run: RunDir, searcher: ControllerSearcher) -> None:
+    from ray import tune
+
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no Tune tables
+    setup = TrialSetup(config.proxy, config.objective, config.evaluate)
+    trainable = tune.with_resources(tune.with_parameters(run_trial, setup=setup),
+                                    {"cpu": config.resources.cpu, "gpu": config.resources.gpu})
+    storage = (run.path / "ray").resolve()
+    session = f"session-{len(list(storage.glob('session-*'))) + 1}" if storage.exists() \
+        else "session-1"
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=searcher, num_samples=searcher.remaining,
+            max_concurrent_trials=config.budget.max_concurrent, reuse_actors=True,
+            scheduler=_scheduler(config), trial_dirname_creator=_trial_dirname),
+        run_config=tune.RunConfig(
+            name=session, storage_path=str(storage), verbose=0,
+            failure_config=tune.FailureConfig(max_failures=0)),
+    )
+    tuner.fit()
+
+
+def _trial_dirname(trial) -> str:
+    return f"trial-{trial.trial_id}"  # Ray's default spells out the whole config
+
+
+def _scheduler(config: SearchConfig):
+    if not config.early_stopping.asha:
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    stop = config.early_stopping
+    return ASHAScheduler(time_attr="epoch", metric="accuracy", mode="max",
+                         max_t=config.proxy.epochs, grace_period=stop.grace_period,
+                         reduction_factor=stop.reduction_factor)

@@ -1,0 +1,85 @@
+"""The Ray Tune trial: block table -> FLOPs and params -> proxy training -> metrics.
+
+It runs in a Ray worker. Every report is self-contained (accuracy, FLOPs, params, reward so far);
+the last one carries the final `status`. An exception inside the trial ends it as `failed` with
+the reason recorded, so one broken candidate never stops a search.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nas.config import ObjectiveConfig
+from objectives import ProxyConfig, analytic_counts
+from search_space import Arch
+from search_space.errors import SpecError
+
+Report = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class TrialSetup:
+    """What every trial of one search shares; Ray ships it once through the object store."""
+
+    proxy: ProxyConfig
+    objective: ObjectiveConfig
+    evaluate: str | None = None
+
+
+def load_evaluator(spec: str) -> Callable[..., dict[str, Any]]:
+    """Import `module:function`, the user's replacement for proxy training."""
+    module_name, _, func_name = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), func_name)
+    except (ImportError, AttributeError) as err:
+        raise SpecError("evaluate", spec, f"cannot import it ({err})") from None
+
+
+def proxy_evaluate(arch: Arch, proxy: ProxyConfig, report: Report) -> dict[str, Any]:
+    """The default evaluation: proxy-train `arch` and measure held-out top-1."""
+    from objectives import load_dataset, train_proxy
+
+    data = load_dataset(proxy)  # cached per worker process across reused trials
+    result = train_proxy(arch, proxy, data=data, on_epoch=report)
+    return {"status": result.status, "reason": result.reason, "accuracy": result.accuracy,
+            "epochs": result.epochs, "train_seconds": result.train_seconds}
+
+
+def evaluate_arch(arch: Arch, setup: TrialSetup, report: Report) -> dict[str, Any]:
+    """Evaluate one candidate and return its final metrics; never raises."""
+    counts = analytic_counts(arch, arch.resolution, setup.objective.num_classes)
+    fixed = {"flops": counts.flops, "params": counts.params,
+             "proxy_resolution": setup.proxy.resolution}
+
+    def report_epoch(metrics: dict[str, Any]) -> None:
+        reward = setup.objective.reward(metrics["accuracy"], counts.flops)
+        report({**metrics, **fixed, "reward": reward, "status": "running"})
+
+    evaluate = load_evaluator(setup.evaluate) if setup.evaluate else proxy_evaluate
+    start = time.perf_counter()
+    try:
+        final = {"epochs": 0, **evaluate(arch, setup.proxy, report_epoch)}
+    except Exception as err:  # noqa: BLE001 - a failed candidate is a result, not a crash
+        final = {"status": "failed", "reason": f"{type(err).__name__}: {err}", "epochs": 0}
+    final.setdefault("status", "ok")
+    final.setdefault("reason", "")
+    final.setdefault("train_seconds", time.perf_counter() - start)
+    return {**fixed, **final}
+
+
+def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
+    """Ray Tune function trainable (wrapped with `tune.with_parameters`)."""
+    from ray import tune
+
+    proxy = setup.proxy
+    if proxy.threads is None:  # one torch thread per CPU Ray gave this trial
+        cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
+        proxy = dataclasses.replace(proxy, threads=max(1, int(cpus)))
+    setup = dataclasses.replace(setup, proxy=proxy)
+    final = evaluate_arch(Arch.from_dict(config["arch"]), setup, tune.report)
+    tune.report({**final, "epoch": final["epochs"]})
