@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +35,20 @@ def connection_env(address: str | None) -> dict[str, str]:
     return env
 
 
+def _apply_env(env: dict[str, str]) -> None:
+    """Set the variables; if Ray was imported before us, make it see them (it caches both)."""
+    for key, value in env.items():
+        os.environ.setdefault(key, value)
+    if "ray" not in sys.modules:
+        return
+    from ray._private import ray_constants
+    from ray._raylet import Config
+
+    ray_constants.ENABLE_RAY_CLUSTER = (
+        os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "1") != "0")
+    Config.initialize("")  # what Ray itself does after turning token auth on
+
+
 @contextlib.contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None,
                 num_gpus: int | None = None) -> Iterator[None]:
@@ -45,8 +60,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None,
     if ray.is_initialized():
         yield
         return
-    for key, value in connection_env(address).items():
-        os.environ.setdefault(key, value)
+    _apply_env(connection_env(address))
     if address:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     else:
