@@ -13,7 +13,7 @@ import sys
 from search_space.errors import SpecError
 
 # in the order `--help` lists them
-VERBS = ("flops", "scale")
+VERBS = ("run", "resume", "status", "pareto", "export", "flops", "scale", "space", "train")
 
 EPILOG = """examples:
   nas-search run                          # the bundled offline demo

@@ -5,15 +5,19 @@ from search_space.builder import build_model, layers
 from search_space.errors import SpecError
 from search_space.presets import PRESETS, load_arch, preset
 from search_space.scaling import round_filters, round_repeats, scale, scale_by
+from search_space.space import Decision, SearchSpace, load_space
 
 __all__ = [
     "PRESETS",
     "Arch",
+    "Decision",
+    "SearchSpace",
     "SpecError",
     "Stage",
     "build_model",
     "layers",
     "load_arch",
+    "load_space",
     "preset",
     "round_filters",
     "round_repeats",

@@ -155,6 +155,8 @@ class Arch:
         _int("head", self.head)
         _int("resolution", self.resolution, minimum=8)
         _choice("act", self.act, ACTS)
+        if not isinstance(self.name, str):
+            raise SpecError("name", self.name, "must be a string")
         object.__setattr__(self, "dropout", _fraction("dropout", self.dropout))
         object.__setattr__(self, "drop_path", _fraction("drop_path", self.drop_path))
 
@@ -213,7 +215,7 @@ def _read(text_or_path: str | Path) -> tuple[str, str | None]:
         path = Path(text_or_path)
         if not path.is_file():
             raise SpecError("path", str(path), "no such file")
-        return path.read_text(), str(path)
+        return path.read_text(encoding="utf-8", errors="replace"), str(path)  # binary: YAML error
     return text_or_path, None
 
 

@@ -13,6 +13,7 @@ from search_space.arch import Arch
 from search_space.errors import SpecError
 
 ALPHA, BETA, GAMMA = 1.2, 1.1, 1.15  # depth, width, resolution (EfficientNet, phi = 1 grid)
+MAX_MULTIPLIER = 64.0  # far beyond EfficientNet-L2 (5.3); stops phi typos building 10^79 layers
 
 
 def round_filters(channels: int, width: float, divisor: int = 8) -> int:
@@ -37,8 +38,8 @@ def scale_by(arch: Arch, width: float = 1.0, depth: float = 1.0,
     Stem and head are scaled with the stages, as in TF and timm. `resolution` is absolute.
     """
     for field, value in (("width", width), ("depth", depth)):
-        if not value > 0:
-            raise SpecError(field, value, "multiplier must be > 0")
+        if not 0 < value <= MAX_MULTIPLIER:  # also rejects NaN
+            raise SpecError(field, value, f"multiplier must be in (0, {MAX_MULTIPLIER:g}]")
     stages = tuple(dataclasses.replace(s, out=round_filters(s.out, width),
                                        repeats=round_repeats(s.repeats, depth))
                    for s in arch.stages)

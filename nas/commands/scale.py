@@ -54,6 +54,7 @@ def main(args: argparse.Namespace) -> int:
     print(format_table(("", "name", "res", "blocks", "params", "FLOPs", "FLOPs ratio"), rows))
     print(f"FLOPs = {FLOPS_CONVENTION}")
     if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(new.to_yaml())
         print(f"wrote {args.out}")
     else:
