@@ -130,8 +130,8 @@ class ControllerSearcher(Searcher):
                "tokens": list(tokens), "arch": arch.to_yaml(), "finished_at": time.time()}
         if row["status"] in ("ok", "early_stopped"):
             row["reward"] = self.objective.reward(row["accuracy"], row["flops"])
-        self.run.append(row)  # durable first ...
         self.rows.append(row)
+        self.run.append(row, self.rows)  # durable first ...
         self.controller.tell(arch, _reward(row))  # ... then the controller learns of it
         self._save()
         if row["status"] != "rejected":

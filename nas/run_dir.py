@@ -80,20 +80,23 @@ class RunDir:
                 continue  # only a line being written when the driver died can be torn
         return rows
 
-    def append(self, row: dict[str, Any]) -> None:
-        """Journal one finished trial durably, then refresh the parquet/CSV tables."""
+    def append(self, row: dict[str, Any], rows: list[dict[str, Any]] | None = None) -> None:
+        """Journal one finished trial durably, then refresh the parquet/CSV tables.
+
+        `rows`, if given, are all rows including this one (saves re-reading the journal).
+        """
         with self.journal.open("a") as f:
             f.write(json.dumps(row, sort_keys=True) + "\n")
             f.flush()
             os.fsync(f.fileno())
-        self.write_tables()
+        self.write_tables(rows)
 
-    def table(self) -> pd.DataFrame:
-        rows = self.rows()
+    def table(self, rows: list[dict[str, Any]] | None = None) -> pd.DataFrame:
+        rows = self.rows() if rows is None else rows
         return pd.DataFrame(rows, columns=list(COLUMNS) + _extra_columns(rows))
 
-    def write_tables(self) -> None:
-        df = self.table()
+    def write_tables(self, rows: list[dict[str, Any]] | None = None) -> None:
+        df = self.table(rows)
         _atomic_write(self.path / "trials.parquet", lambda p: df.to_parquet(p, index=False))
         _atomic_write(self.path / "trials.csv", lambda p: df.to_csv(p, index=False))
 

@@ -42,12 +42,12 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
     if config.evaluate:
         load_evaluator(config.evaluate)  # fail before Ray starts
     space = build_space(config)
+    controller = controllers.make(config.controller.name, space, seed=config.seed,
+                                  **config.controller.options)
     if resume:
         run = RunDir.open(output)
     else:
         run = RunDir.create(output or default_output(config), config.to_yaml())
-    controller = controllers.make(config.controller.name, space, seed=config.seed,
-                                  **config.controller.options)
     resources = (config.resources.cpu, config.resources.gpu)
     searcher = ControllerSearcher(controller, space, run, config.budget.num_samples,
                                   config.objective, resources, progress)

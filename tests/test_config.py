@@ -1,0 +1,90 @@
+"""Experiment configs: bundled ones load, overrides apply, bad ones fail in one line before Ray."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from nas.cli import main
+from nas.config import SearchConfig, apply_override, load_config
+from search_space.errors import SpecError
+
+
+@pytest.mark.parametrize("name", ["demo", "scaling-grid"])
+def test_bundled_configs_load_by_name(name):
+    if name == "scaling-grid":
+        pytest.importorskip("nas.grid")
+    assert load_config(name).name == name
+
+
+@pytest.mark.parametrize("name", ["b0-cifar10", "b0-imagenet"])
+def test_real_data_configs_need_their_dataset(name, tmp_path):
+    with pytest.raises(SpecError, match="proxy.dataset"):
+        load_config(name)
+    config = load_config(name, [f"proxy.dataset={tmp_path}"])
+    assert config.objective.target == 400e6 and config.objective.w == -0.07
+
+
+def test_overrides_are_typed_and_nested():
+    config = load_config("demo", ["proxy.epochs=3", "objective.target=3e8", "seed=7",
+                                  "controller.options={population_size: 4}",
+                                  "flops_band=[1.0e8, 4.0e8]"])
+    assert config.proxy.epochs == 3 and config.seed == 7
+    assert config.objective.target == 3e8  # YAML 1.1 reads 3e8 as text; it is a number here
+    assert config.controller.options == {"population_size": 4}
+    assert config.flops_band == (1e8, 4e8)
+
+
+def test_config_round_trips_through_its_yaml(tmp_path):
+    config = load_config("demo", ["proxy.lr=0.05"])
+    path = tmp_path / "c.yaml"
+    path.write_text(config.to_yaml())
+    assert load_config(str(path)) == config
+
+
+def test_override_into_plain_value_is_an_error():
+    with pytest.raises(SpecError, match="plain value"):
+        apply_override({"seed": 1}, "seed.x=2")
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when we return: nothing listens there
+
+
+BAD = [
+    ("unknown key", "demo", ["proxy.epoks=3"], "proxy.epoks"),
+    ("wrong type", "demo", ["budget.num_samples=many"], "budget.num_samples"),
+    ("bad value", "demo", ["objective.kind=medium"], "objective.kind"),
+    ("missing dataset", "demo", ["proxy.dataset=/no/such/folder"], "proxy.dataset"),
+    ("unreachable address", "demo", ["address=127.0.0.1:{port}"], "address"),
+    ("unknown controller", "demo", ["controller.name=bayes"], "controller"),
+    ("no such config", "nope.yaml", [], "config"),
+]
+
+
+@pytest.mark.parametrize("what,config,overrides,field", BAD, ids=[b[0] for b in BAD])
+def test_bad_config_is_one_line_and_exit_2(what, config, overrides, field, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["run", config, "--output", str(out)]
+    for item in overrides:
+        args += ["--set", item.format(port=_closed_port())]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and field in err, err
+    assert "Traceback" not in err
+    assert not out.exists()  # failed before a run directory (or Ray) was started
+
+
+def test_malformed_config_file_names_the_file(tmp_path, capsys):
+    path = tmp_path / "broken.yaml"
+    path.write_text("budget: {num_samples: [1, 2\n")
+    assert main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and len(err.strip().splitlines()) == 1
+
+
+def test_defaults_are_a_valid_config():
+    assert SearchConfig().budget.num_samples >= 1
