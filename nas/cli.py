@@ -13,7 +13,8 @@ import sys
 from search_space.errors import SpecError
 
 # in the order `--help` lists them
-VERBS = ("run", "resume", "status", "pareto", "export", "flops", "scale", "space", "train")
+VERBS = ("run", "resume", "status", "pareto", "export", "grid", "flops", "scale", "space",
+         "train")
 
 EPILOG = """examples:
   nas-search run                          # the bundled offline demo

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 import experiments
+from nas.grid import GridConfig
 from nas.schema import from_data, to_data
 from objectives import ProxyConfig
 from search_space.errors import SpecError
@@ -109,6 +110,7 @@ class SearchConfig:
     budget: BudgetConfig = field(default_factory=BudgetConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     early_stopping: EarlyStoppingConfig = field(default_factory=EarlyStoppingConfig)
+    grid: GridConfig | None = None  # set: `nas-search grid` scales a base instead of searching
     address: str | None = None  # an existing Ray cluster, host:port; null = local Ray on 127.0.0.1
     evaluate: str | None = None  # "module:function" replacing proxy training (see README)
 

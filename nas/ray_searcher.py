@@ -21,7 +21,7 @@ from ray.tune.search import Searcher
 from nas.config import ObjectiveConfig
 from nas.run_dir import RunDir
 from objectives import analytic_counts
-from search_space import Arch, SearchSpace
+from search_space import Arch
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,8 @@ class ControllerSearcher(Searcher):
     Args:
         controller: an object with ask() -> Arch, tell(arch, reward), state_dict(),
             load_state_dict(); see `controllers`.
-        space: the search space the controller proposes from (tokens <-> Arch).
+        space: what the controller proposes from: a `SearchSpace`, or anything with its
+            encode, decode, in_band and flops_band (a `nas.grid.GridSpace`).
         run: the run directory.
         budget: trials to train in the whole search (a resumed search counts earlier ones).
         objective: turns accuracy and FLOPs into the reward the controller maximises.
@@ -43,7 +44,7 @@ class ControllerSearcher(Searcher):
         progress: called with one line per finished trial.
     """
 
-    def __init__(self, controller: Any, space: SearchSpace, run: RunDir, budget: int,
+    def __init__(self, controller: Any, space: Any, run: RunDir, budget: int,
                  objective: ObjectiveConfig, resources: tuple[float, float] = (1.0, 0.0),
                  progress: Callable[[str], None] = print):
         super().__init__(metric=None, mode=None)
@@ -128,6 +129,8 @@ class ControllerSearcher(Searcher):
                "flops": counts.flops, "params": counts.params,
                "cpus": self.resources[0], "gpus": self.resources[1],
                "tokens": list(tokens), "arch": arch.to_yaml(), "finished_at": time.time()}
+        if hasattr(self.space, "row_fields"):  # e.g. a grid point's alpha, beta, gamma
+            row.update(self.space.row_fields(tokens))
         if row["status"] in ("ok", "early_stopped"):
             row["reward"] = self.objective.reward(row["accuracy"], row["flops"])
         self.rows.append(row)

@@ -2,6 +2,7 @@
 
     RUN_DIR/
       config.yaml      the resolved config (what `resume` reads back)
+      reference.yaml   the space's reference block table (the base of a scaling grid)
       trials.jsonl     the journal: one line per finished trial, appended and flushed at once
       trials.parquet   the same rows as a table, rewritten atomically after every trial
       trials.csv       (and as CSV)

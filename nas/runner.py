@@ -6,9 +6,11 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import controllers
 from nas.config import SearchConfig
+from nas.grid import grid_parts
 from nas.ray_searcher import ControllerSearcher
 from nas.ray_session import ray_session
 from nas.run_dir import RunDir
@@ -41,16 +43,15 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
     """
     if config.evaluate:
         load_evaluator(config.evaluate)  # fail before Ray starts
-    space = build_space(config)
-    controller = controllers.make(config.controller.name, space, seed=config.seed,
-                                  **config.controller.options)
+    space, controller, budget = _parts(config)
     if resume:
         run = RunDir.open(output)
     else:
         run = RunDir.create(output or default_output(config), config.to_yaml())
+        (run.path / "reference.yaml").write_text(space.reference.to_yaml())
     resources = (config.resources.cpu, config.resources.gpu)
-    searcher = ControllerSearcher(controller, space, run, config.budget.num_samples,
-                                  config.objective, resources, progress)
+    searcher = ControllerSearcher(controller, space, run, budget, config.objective, resources,
+                                  progress)
     if resume:
         searcher.restore_run()
     if searcher.remaining == 0:
@@ -58,17 +59,29 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
     run.mark_driver()
     try:
         with ray_session(config.address):
-            _fit(config, run, searcher)
+            _fit(config, run, searcher, space.reference.resolution)
     finally:
         run.clear_driver()
     return run
 
 
-def _fit(config: SearchConfig, run: RunDir, searcher: ControllerSearcher) -> None:
+def _parts(config: SearchConfig) -> tuple[Any, Any, int]:
+    """(space, controller, budget): a search's, or the alpha/beta/gamma grid's."""
+    if config.grid is not None:
+        space, controller = grid_parts(config.grid)
+        return space, controller, len(space.points)
+    space = build_space(config)
+    controller = controllers.make(config.controller.name, space, seed=config.seed,
+                                  **config.controller.options)
+    return space, controller, config.budget.num_samples
+
+
+def _fit(config: SearchConfig, run: RunDir, searcher: ControllerSearcher,
+         reference_resolution: int) -> None:
     from ray import tune
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no Tune tables
-    setup = TrialSetup(config.proxy, config.objective, config.evaluate)
+    setup = TrialSetup(config.proxy, config.objective, config.evaluate, reference_resolution)
     trainable = tune.with_resources(tune.with_parameters(run_trial, setup=setup),
                                     {"cpu": config.resources.cpu, "gpu": config.resources.gpu})
     storage = (run.path / "ray").resolve()

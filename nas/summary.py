@@ -7,10 +7,11 @@ from collections.abc import Callable
 import pandas as pd
 
 from nas.export import block_strings, trial_arch, write_arch
-from nas.results import load_results, pareto_front
+from nas.results import load_results, pareto_front, ranked
 from nas.run_dir import RunDir
 from nas.table import format_table
-from objectives import FLOPS_CONVENTION
+from objectives import FLOPS_CONVENTION, analytic_flops
+from search_space import Arch
 
 
 def front_table(front: pd.DataFrame) -> str:
@@ -20,6 +21,13 @@ def front_table(front: pd.DataFrame) -> str:
 
 
 def summarize(run: RunDir, out: Callable[[str], None] = print) -> None:
+    """Print the end-of-run report (a search's, or the scaling grid's) and export the winner."""
+    from nas.config import load_config
+
+    grid = load_config(str(run.path / "config.yaml")).grid
+    if grid is not None:
+        summarize_grid(run, grid.metric, out)
+        return
     df = load_results(run.path)
     counts = df["status"].value_counts().to_dict()
     out(f"\n{len(df)} trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
@@ -35,3 +43,30 @@ def summarize(run: RunDir, out: Callable[[str], None] = print) -> None:
     out(f"\nPareto front (accuracy vs FLOPs; FLOPs = {FLOPS_CONVENTION}):")
     out(front_table(pareto_front(df)))
     out(f"\nexported the best block table to {path}")
+
+
+def summarize_grid(run: RunDir, metric: str, out: Callable[[str], None] = print) -> None:
+    """The grid sorted by `metric`, with FLOPs relative to the base; writes coefficients.yaml."""
+    from nas.grid import write_coefficients
+
+    df = load_results(run.path)
+    base = Arch.from_yaml(run.path / "reference.yaml")
+    base_flops = analytic_flops(base)
+    order = ranked(df, metric)
+    rows = [(f"{r.alpha:g}", f"{r.beta:g}", f"{r.gamma:g}",
+             f"{r.alpha * r.beta ** 2 * r.gamma ** 2:.3f}", Arch.from_yaml(r.arch).resolution,
+             f"{r.flops / 1e6:,.1f}M", f"{r.flops / base_flops:.2f}", f"{r.accuracy:.4f}",
+             f"{r.reward:.4f}") for r in order.itertuples()]
+    out(f"\n{len(df)} grid points, sorted by {metric}; FLOPs = multiply-adds, ratio to the base"
+        f" ({base_flops / 1e6:,.1f}M):")
+    out(format_table(("alpha", "beta", "gamma", "a*b^2*g^2", "res", "FLOPs", "ratio",
+                      "accuracy", "reward"), rows))
+    if not len(order):
+        out("no grid point produced a result; see the reasons in trials.csv")
+        return
+    best = order.iloc[0]
+    path = write_coefficients(run.path / "coefficients.yaml", best["alpha"], best["beta"],
+                              best["gamma"], f"best {metric} of {len(df)} grid points in {run.path}")
+    out(f"\nchosen: alpha {best['alpha']:g}, beta {best['beta']:g}, gamma {best['gamma']:g} "
+        f"({metric} {best[metric]:.4f}); wrote {path}")
+    out(f"scale with: nas-search scale BASE --phi K --coefficients {path}")

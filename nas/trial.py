@@ -29,6 +29,7 @@ class TrialSetup:
     proxy: ProxyConfig
     objective: ObjectiveConfig
     evaluate: str | None = None
+    reference_resolution: int = 224  # proxy.resolution is meant for archs of this resolution
 
 
 def load_evaluator(spec: str) -> Callable[..., dict[str, Any]]:
@@ -72,14 +73,20 @@ def evaluate_arch(arch: Arch, setup: TrialSetup, report: Report) -> dict[str, An
     return {**fixed, **final}
 
 
+def proxy_resolution(setup: TrialSetup, arch: Arch) -> int:
+    """Proxy side for `arch`: scaled like its deployment resolution (grid points differ)."""
+    return max(8, round(setup.proxy.resolution * arch.resolution / setup.reference_resolution))
+
+
 def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
     """Ray Tune function trainable (wrapped with `tune.with_parameters`)."""
     from ray import tune
 
-    proxy = setup.proxy
-    if proxy.threads is None:  # one torch thread per CPU Ray gave this trial
+    arch = Arch.from_dict(config["arch"])
+    changes = {"resolution": proxy_resolution(setup, arch)}
+    if setup.proxy.threads is None:  # one torch thread per CPU Ray gave this trial
         cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
-        proxy = dataclasses.replace(proxy, threads=max(1, int(cpus)))
-    setup = dataclasses.replace(setup, proxy=proxy)
-    final = evaluate_arch(Arch.from_dict(config["arch"]), setup, tune.report)
+        changes["threads"] = max(1, int(cpus))
+    setup = dataclasses.replace(setup, proxy=dataclasses.replace(setup.proxy, **changes))
+    final = evaluate_arch(arch, setup, tune.report)
     tune.report({**final, "epoch": final["epochs"]})

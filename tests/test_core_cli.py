@@ -75,9 +75,10 @@ def test_scale_by_phi_prints_the_flops_ratio_and_the_table(
         capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["scale", "efficientnet-b0", "--phi", "1"]) == 0
     out = capsys.readouterr().out
-    header, _, _, scaled = out.splitlines()[:4]
-    assert "FLOPs ratio" in header
-    assert scaled.startswith("scaled") and scaled.endswith(" 2.573")
+    coefficients, header, _, _, scaled = out.splitlines()[:5]
+    assert "alpha 1.2" in coefficients and "1.920" in coefficients
+    assert "x base" in header
+    assert scaled.startswith("1 ") and scaled.endswith(" 2.573  2.573")
     assert Arch.from_yaml(out[out.index("name: "):]) == scale(preset("efficientnet-b0"), 1)
 
 

@@ -23,7 +23,7 @@ def main(args: argparse.Namespace) -> int:
         raise SpecError("RUN_DIR", args.run_dir, "its driver is still running")
     config = load_config(str(run.path / "config.yaml"))
     done = len([r for r in run.rows() if r["status"] != "rejected"])
-    print(f"resuming '{config.name}': {done}/{config.budget.num_samples} trials done",
+    print(f"resuming '{config.name}': {done} trials done",
           flush=True)
     search(config, run.path, resume=True, progress=lambda line: print(line, flush=True))
     summarize(run)

@@ -22,11 +22,15 @@ def main(args: argparse.Namespace) -> int:
     from nas.config import load_config
     from nas.runner import search
     from nas.summary import summarize
+    from search_space.errors import SpecError
 
     overrides = list(args.overrides)
     if args.address:
         overrides.append(f"address={args.address}")
     config = load_config(args.config, overrides)
+    if config.grid is not None:
+        raise SpecError("grid", "...", f"{args.config} is a scaling grid: run it with "
+                        "`nas-search grid`")
     print(f"search '{config.name}': {config.controller.name} controller on space "
           f"'{config.space}', {config.budget.num_samples} trials, "
           f"{config.budget.max_concurrent} at a time", flush=True)

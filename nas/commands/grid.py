@@ -1,0 +1,40 @@
+"""`nas-search grid CONFIG`: the alpha/beta/gamma grid search of compound scaling, on Ray."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "grid-search the compound-scaling coefficients alpha, beta, gamma at phi = 1"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", metavar="CONFIG", nargs="?", default="scaling-grid",
+                        help="experiment YAML with a `grid` section (default: the bundled "
+                             "scaling-grid)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a config field, e.g. grid.step=0.1")
+    parser.add_argument("--output", help="run directory (default runs/NAME-TIMESTAMP)")
+    parser.add_argument("--address", help="an existing Ray cluster's head, host:port")
+
+
+def main(args: argparse.Namespace) -> int:
+    from nas.config import load_config
+    from nas.grid import grid_parts
+    from nas.runner import search
+    from nas.summary import summarize
+    from search_space.errors import SpecError
+
+    overrides = list(args.overrides) + ([f"address={args.address}"] if args.address else [])
+    config = load_config(args.config, overrides)
+    if config.grid is None:
+        raise SpecError("grid", None, f"{args.config} has no grid section: run it with "
+                        "`nas-search run`")
+    space, _ = grid_parts(config.grid)
+    print(f"grid '{config.name}': {len(space.points)} (alpha, beta, gamma) points with "
+          f"alpha*beta^2*gamma^2 within {config.grid.tolerance:g} of "
+          f"{config.grid.product:g}, phi {config.grid.phi:g}, base {config.grid.base}",
+          flush=True)
+    run = search(config, args.output, progress=lambda line: print(line, flush=True))
+    print(f"run directory: {run.path}")
+    summarize(run)
+    return 0

@@ -1,0 +1,113 @@
+"""`nas-search train ARCH`: proxy-train one architecture and print its accuracy and reward.
+
+Exit status: 0 when training finished, 1 when it diverged (the result is still printed),
+2 for bad input (one line naming the file, field and value).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+HELP = "proxy-train one preset or YAML block table and print accuracy, FLOPs, params, reward"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("arch", metavar="ARCH", help="preset name or block-table YAML path")
+    parser.add_argument("--dataset", default="synthetic", metavar="NAME_OR_PATH",
+                        help="'synthetic' (bundled, offline), a CIFAR-10 python-batches folder "
+                        "or an ImageFolder tree (default: synthetic)")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--resolution", type=int, default=32,
+                        help="proxy training resolution in px (FLOPs stay at the arch's own)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--optimizer", choices=("sgd", "rmsprop"), default="sgd")
+    parser.add_argument("--train-size", type=int, help="training images to use (default: all)")
+    parser.add_argument("--val-size", type=_count_or_fraction, default=0.2,
+                        help="held-out images carved from the training data: a count or a "
+                        "fraction (default: 0.2)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--threads", type=int, help="torch CPU threads")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--num-classes", type=int, default=1000,
+                        help="deployment classes the reward's FLOPs are counted for")
+    parser.add_argument("--target", type=float, default=400e6,
+                        help="reward target T in multiply-adds (default: 400M)")
+    parser.add_argument("--w", type=float, default=-0.07, help="reward exponent")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _count_or_fraction(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def main(args: argparse.Namespace) -> int:
+    from objectives import ProxyConfig, analytic_counts, load_dataset, mnas_reward, train_proxy
+    from search_space import load_arch
+
+    arch = load_arch(args.arch)
+    cfg = ProxyConfig(dataset=args.dataset, epochs=args.epochs, resolution=args.resolution,
+                      batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                      train_size=args.train_size, val_size=args.val_size, device=args.device,
+                      threads=args.threads, seed=args.seed)
+    counts = analytic_counts(arch, arch.resolution, args.num_classes)  # deployment, not proxy
+    mnas_reward(1.0, counts.flops, args.target, args.w)  # bad target or w: exit before training
+    data = load_dataset(cfg)
+    progress = _Progress(cfg.epochs)
+    _say(f"training {arch.name or args.arch} on {data.name}: {len(data.train)} train / "
+         f"{len(data.val)} held-out images, {data.num_classes} classes, {cfg.resolution} px, "
+         f"{cfg.epochs} epoch(s)")
+    result = train_proxy(arch, cfg, data=data, on_epoch=progress.epoch, on_step=progress.step)
+    reward = mnas_reward(result.accuracy, counts.flops, args.target, args.w)
+    summary = {
+        "arch": arch.name or args.arch, "dataset": data.name, "status": result.status,
+        "reason": result.reason, "accuracy": result.accuracy, "flops": counts.flops,
+        "params": counts.params, "flops_resolution": arch.resolution,
+        "num_classes": args.num_classes, "proxy_resolution": result.resolution,
+        "reward": reward, "target": args.target, "w": args.w, "epochs": result.epochs,
+        "seconds": result.train_seconds, "device": result.device, "history": result.history,
+    }
+    print(json.dumps(summary) if args.json else _text(summary))
+    return 0 if result.status == "ok" else 1
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+class _Progress:
+    """Progress on stderr (stdout stays clean for --json): a live line on a terminal."""
+
+    def __init__(self, epochs: int):
+        self.epochs, self.live = epochs, sys.stderr.isatty()
+
+    def step(self, m: dict[str, Any]) -> None:
+        if self.live:
+            print(f"\repoch {m['epoch']}/{self.epochs}  step {m['step']}/{m['steps']}  "
+                  f"loss {m['loss']:.3f}", end="", file=sys.stderr, flush=True)
+
+    def epoch(self, m: dict[str, Any]) -> None:
+        end = "\r" if self.live else ""
+        _say(f"{end}epoch {m['epoch']}/{self.epochs}  loss {m['loss']:.3f}  "
+             f"held-out top-1 {m['accuracy']:.4f}  lr {m['lr']:.4g}  "
+             f"{m['images_per_second']:.0f} img/s  {m['seconds']:.1f} s")
+
+
+def _text(s: dict[str, Any]) -> str:
+    lines = [
+        f"status:   {s['status']}" + (f" ({s['reason']})" if s["reason"] else ""),
+        f"accuracy: {s['accuracy']:.4f} (top-1 on the held-out split, {s['proxy_resolution']} "
+        f"px proxy)",
+        f"FLOPs:    {s['flops']:,} multiply-adds ({s['flops'] / 1e6:.1f}M at "
+        f"{s['flops_resolution']} px, {s['num_classes']} classes: the deployed model)",
+        f"params:   {s['params']:,} (deployed model)",
+        f"reward:   {s['reward']:.4f} = ACC x (FLOPs / {s['target'] / 1e6:g}M) ^ {s['w']:g}",
+        f"seconds:  {s['seconds']:.1f} ({s['epochs']} epoch(s) on {s['device']})",
+    ]
+    return "\n".join(lines)
