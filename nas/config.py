@@ -1,8 +1,8 @@
 """The experiment config: typed sections, defaults, YAML loading and `--set key=value` overrides.
 
 A config file is the source of truth; the CLI only overrides it. Every key is checked: an unknown
-key, a wrong type or a bad value is one `SpecError` naming the file, the dotted field and the value,
-raised before Ray starts.
+key, a wrong type or a bad value is one `SpecError` naming the file, the dotted field and the
+value, raised before Ray starts.
 """
 
 from __future__ import annotations

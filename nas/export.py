@@ -1,4 +1,4 @@
-"""From a finished trial back to a block table: YAML that rebuilds its model, timm block strings."""
+"""From a finished trial back to its block table: YAML that rebuilds the model, block strings."""
 
 from __future__ import annotations
 

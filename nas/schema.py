@@ -1,4 +1,4 @@
-"""Typed dataclasses from plain YAML data: unknown keys, wrong types and bad values are `SpecError`s.
+"""Typed dataclasses from plain YAML data; unknown keys, wrong types, bad values: `SpecError`.
 
 One generic reader serves every config section (and `objectives.ProxyConfig`), so a section is just
 a frozen dataclass with annotated fields and defaults; its `__post_init__` checks values.

@@ -65,8 +65,9 @@ def summarize_grid(run: RunDir, metric: str, out: Callable[[str], None] = print)
         out("no grid point produced a result; see the reasons in trials.csv")
         return
     best = order.iloc[0]
+    note = f"best {metric} of {len(df)} grid points in {run.path}"
     path = write_coefficients(run.path / "coefficients.yaml", best["alpha"], best["beta"],
-                              best["gamma"], f"best {metric} of {len(df)} grid points in {run.path}")
+                              best["gamma"], note)
     out(f"\nchosen: alpha {best['alpha']:g}, beta {best['beta']:g}, gamma {best['gamma']:g} "
         f"({metric} {best[metric]:.4f}); wrote {path}")
     out(f"scale with: nas-search scale BASE --phi K --coefficients {path}")

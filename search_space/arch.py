@@ -189,7 +189,7 @@ class Arch:
         try:
             return _arch_from_dict(data)
         except SpecError as err:
-            raise err.with_source(source) if source else err
+            raise (err.with_source(source) if source else err) from None
 
     @classmethod
     def from_yaml(cls, text_or_path: str | Path) -> Arch:

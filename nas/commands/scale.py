@@ -1,4 +1,4 @@
-"""`nas-search scale ARCH`: compound-scale a block table (or a whole family) and report the cost."""
+"""`nas-search scale ARCH`: compound-scale a block table (or a family) and report the cost."""
 
 from __future__ import annotations
 
@@ -53,7 +53,8 @@ def by_preset(arch, variant: str):
     width, depth, res, dropout = EFFICIENTNET_PARAMS[variant]
     # the official resolutions are for a 224 px base; keep the ratio for other bases
     resolution = int(round(arch.resolution * res / 224))
-    return scale_by(arch, width, depth, resolution, dropout, name=f"{arch.name or 'arch'}-{variant}")
+    name = f"{arch.name or 'arch'}-{variant}"
+    return scale_by(arch, width, depth, resolution, dropout, name=name)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -94,7 +95,7 @@ def _write(family, out: Path | None, many: bool) -> None:
         return
     if many:
         out.mkdir(parents=True, exist_ok=True)
-        for phi, arch in family:
+        for _, arch in family:
             (out / f"{arch.name}.yaml").write_text(arch.to_yaml())
         print(f"wrote {len(family)} block tables to {out}/")
         return
