@@ -3,11 +3,12 @@
 Both run near-zero trials on the same local Ray (127.0.0.1), the same concurrency and
 reuse_actors. Per-trial overhead is the marginal cost: (time of N trials - time of N/4 trials) /
 (3N/4), which removes the fixed cost of a Tuner (actor start-up, imports such as torch in ours).
-The search's trials use an `evaluate` hook that returns at once, so what is left is our overhead: controller ask/tell, space encode/decode, the analytic FLOPs count, the journal,
-the parquet/CSV tables and the state checkpoint. Then, unless --skip-demo, the wall time of the
+The search's trials use an `evaluate` hook that returns at once, so what is left is our
+overhead: controller ask/tell, space encode/decode, the analytic FLOPs count, the journal, the
+parquet/CSV tables and the state checkpoint. Then, unless --skip-demo, the wall time of the
 bundled demo (`nas-search run`) in a fresh process.
 
-    python benchmarks/trial_overhead.py [--trials 40] [--skip-demo]
+    python benchmarks/trial_overhead.py [--trials 60] [--skip-demo]
 """
 
 from __future__ import annotations
