@@ -62,6 +62,9 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
             _fit(config, run, searcher, space.reference.resolution)
     finally:
         run.clear_driver()
+    if searcher.remaining:
+        progress(f"stopped with {searcher.remaining} of {budget} trials to go; continue with "
+                 f"`nas-search resume {run.path}`")
     return run
 
 
