@@ -1,0 +1,341 @@
+"""Datasets for proxy training: the bundled ``synthetic`` set, CIFAR-10 batches, ImageFolder trees.
+
+`load_dataset(cfg)` returns a `ProxyData` whose ``val`` split is carved from the *training* data,
+as MnasNet held 50K ImageNet training images out for the search: a test set is never touched.
+Images travel as uint8 ``[N, 3, R, R]`` at the proxy resolution R; the training loop normalises
+them on the device. Small data sits in memory as a `TensorSplit` (and moves to the GPU once when
+it fits); a large ImageFolder tree stays an `ImageFolderSplit` that decodes files on the fly.
+
+Sources, chosen by ``cfg.dataset``:
+
+- ``synthetic``: a pool of 2000 images rendered from ``cfg.data_seed`` (see
+  `objectives.synthetic`), offline; the val split and ``train_size`` are taken from the pool.
+- a CIFAR-10 folder in the official python-batches layout (``data_batch_1`` .. ``data_batch_5``;
+  ``test_batch`` is not used). Those files are pickles, so they are read with a restricted
+  unpickler that can only rebuild dicts, lists, bytes, numbers and numpy arrays; a file
+  that asks for any other global is refused, so a crafted file cannot run code.
+- an ImageFolder tree ``root/<class>/*.png|jpg|...`` (or an ImageNet root holding ``train/``),
+  decoded with Pillow. torchvision is not needed.
+
+Loaded datasets are cached per process (a Ray actor reuses them across trials): a second call
+with the same dataset, resolution, sizes and data seed returns the same object.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from objectives.synthetic import NUM_CLASSES as SYNTHETIC_CLASSES
+from objectives.synthetic import POOL_SIZE, make_synthetic
+from search_space.errors import SpecError
+
+if TYPE_CHECKING:
+    from objectives.proxy import ProxyConfig
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".ppm")
+CIFAR_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+IN_MEMORY_BYTES = 2 << 30  # an ImageFolder selection up to 2 GiB of uint8 is decoded once
+DEVICE_SHARE = 0.25  # in-memory data moves to the GPU when under this share of its free memory
+
+
+@dataclass(frozen=True)
+class TensorSplit:
+    """Images (uint8 [N, 3, R, R]) and labels (int64 [N]) held in memory."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def to(self, device: torch.device | str) -> TensorSplit:
+        return TensorSplit(self.images.to(device), self.labels.to(device))
+
+
+class ImageFolderSplit(Dataset):
+    """Image files decoded on access into uint8 [3, R, R] (shorter side resized, centre crop)."""
+
+    def __init__(self, files: list[Path], labels: list[int], resolution: int):
+        self.files, self.labels, self.resolution = files, labels, resolution
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return _decode(self.files[i], self.resolution), self.labels[i]
+
+
+Split = TensorSplit | ImageFolderSplit
+
+
+@dataclass
+class ProxyData:
+    """A dataset ready for proxy training.
+
+    Attributes:
+        train: the training split.
+        val: the held-out split (carved from the training data).
+        num_classes: classifier size to build the model with.
+        name: ``synthetic``, or the path the data came from.
+        resolution: image side in pixels.
+    """
+
+    train: Split
+    val: Split
+    num_classes: int
+    name: str
+    resolution: int
+    _on_device: dict[str, tuple[Split, Split]] = field(default_factory=dict, repr=False)
+
+    def on(self, device: torch.device) -> tuple[Split, Split]:
+        """(train, val), moved once to `device` when both are in-memory tensors that fit."""
+        in_memory = isinstance(self.train, TensorSplit)
+        if device.type == "cpu" or not in_memory or not self._fits(device):
+            return self.train, self.val
+        key = str(device)
+        if key not in self._on_device:
+            self._on_device[key] = (self.train.to(device), self.val.to(device))
+        return self._on_device[key]
+
+    def _fits(self, device: torch.device) -> bool:
+        """Under `DEVICE_SHARE` of the free memory: room is left for training and neighbours."""
+        free, _ = torch.cuda.mem_get_info(device)
+        size = sum(s.images.nbytes + s.labels.nbytes for s in (self.train, self.val))
+        return size < DEVICE_SHARE * free
+
+
+def load_dataset(cfg: ProxyConfig) -> ProxyData:
+    """Load (or reuse) the dataset `cfg` names, split into train and held-out val.
+
+    Args:
+        cfg: reads ``dataset``, ``resolution``, ``train_size``, ``val_size``, ``data_seed``
+            and ``num_workers`` (decoding threads for ImageFolder trees).
+
+    Raises:
+        SpecError: the dataset is unknown, missing or malformed, or the sizes do not fit it.
+    """
+    source = cfg.dataset if cfg.dataset == "synthetic" else str(Path(cfg.dataset).resolve())
+    key = (source, cfg.resolution, cfg.train_size, cfg.val_size, cfg.data_seed)
+    if key not in _CACHE:
+        _CACHE[key] = _load(*key, num_workers=cfg.num_workers)
+        while len(_CACHE) > CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return _CACHE[key]
+
+
+CACHE_SIZE = 4  # datasets kept per process
+_CACHE: OrderedDict[tuple, ProxyData] = OrderedDict()
+
+
+def _load(source: str, resolution: int, train_size: int | None, val_size: int | float,
+          seed: int, num_workers: int) -> ProxyData:
+    if source == "synthetic":
+        return _synthetic(resolution, train_size, val_size, seed)
+    root = Path(source)
+    if not root.is_dir():
+        raise SpecError("dataset", source,
+                        "no such folder (use 'synthetic', a CIFAR-10 python-batches folder "
+                        "or an ImageFolder tree)")
+    if (root / CIFAR_BATCHES[0]).exists():
+        return _cifar10(root, resolution, train_size, val_size, seed)
+    return _imagefolder(root, resolution, train_size, val_size, seed, num_workers)
+
+
+def split_indices(n: int, val_size: int | float, train_size: int | None,
+                  seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded (train, val) index arrays: val carved first, then train optionally subset.
+
+    Args:
+        n: images available.
+        val_size: held-out count (int) or fraction of `n` (float in (0, 1)).
+        train_size: training images to keep from the rest (None = all).
+        seed: permutation seed.
+    """
+    n_val = val_size if isinstance(val_size, int) else round(val_size * n)
+    if not 1 <= n_val <= n - 2:  # training needs two images (BatchNorm)
+        raise SpecError("val_size", val_size, f"leaves under 2 train or no val images of {n}")
+    perm = np.random.default_rng(seed).permutation(n)
+    val, train = perm[:n_val], perm[n_val:]
+    if train_size is not None:
+        if not 2 <= train_size <= len(train):
+            raise SpecError("train_size", train_size,
+                            f"must be 2..{len(train)}: the images left after the val split")
+        train = train[:train_size]
+    return train, val
+
+
+def _tensor_splits(images: np.ndarray | torch.Tensor, labels: np.ndarray, val_size: int | float,
+                   train_size: int | None, seed: int) -> tuple[TensorSplit, TensorSplit]:
+    images, labels = torch.as_tensor(images), torch.as_tensor(labels, dtype=torch.int64)
+    train, val = (torch.as_tensor(i) for i in split_indices(len(labels), val_size, train_size,
+                                                            seed))
+    return (TensorSplit(images[train].contiguous(), labels[train]),
+            TensorSplit(images[val].contiguous(), labels[val]))
+
+
+def _synthetic(resolution: int, train_size: int | None, val_size: int | float,
+               seed: int) -> ProxyData:
+    images, labels = make_synthetic(POOL_SIZE, resolution, seed)
+    train, val = _tensor_splits(images, labels, val_size, train_size, seed)
+    return ProxyData(train, val, SYNTHETIC_CLASSES, "synthetic", resolution)
+
+
+# --- CIFAR-10 ---------------------------------------------------------------------------------
+
+_RECONSTRUCT = np.ndarray((0,)).__reduce__()[0]   # numpy's array rebuild function (any version)
+_SCALAR = np.int64(0).__reduce__()[0]
+
+
+def _latin1_encode(text: str, encoding: str) -> bytes:
+    # Python 3 protocol-2 pickles spell bytes as _codecs.encode(str, 'latin1'); allow only that.
+    if encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"_codecs.encode with {encoding!r} is not allowed")
+    return text.encode("latin1")
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """Rebuilds only dicts, lists, bytes, numbers and numpy arrays; refuses every other global."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
+        ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
+        ("numpy.core.multiarray", "scalar"): _SCALAR,
+        ("numpy._core.multiarray", "scalar"): _SCALAR,
+        ("numpy", "ndarray"): np.ndarray,
+        ("numpy", "dtype"): np.dtype,
+        ("_codecs", "encode"): _latin1_encode,
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return self.ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refusing to load global {module}.{name}") from None
+
+
+def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        batch = _CifarUnpickler(io.BytesIO(path.read_bytes()), encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, OSError) as err:
+        raise SpecError("dataset", str(path), f"not a CIFAR-10 batch ({err})") from None
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise SpecError("dataset", str(path), "not a CIFAR-10 batch (needs b'data', b'labels')")
+    data, labels = batch[b"data"], np.asarray(batch[b"labels"])
+    if not (isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 2
+            and data.shape[1] == 3072 and labels.shape == (len(data),)):
+        raise SpecError("dataset", str(path), "CIFAR-10 batch must hold uint8 data N x 3072 "
+                        "and N labels")
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        raise SpecError("dataset", str(path), "CIFAR-10 labels must be 0..9")
+    return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
+
+
+def _cifar10(root: Path, resolution: int, train_size: int | None, val_size: int | float,
+             seed: int) -> ProxyData:
+    missing = [name for name in CIFAR_BATCHES if not (root / name).is_file()]
+    if missing:
+        raise SpecError("dataset", str(root / missing[0]), "missing CIFAR-10 batch file")
+    parts = [_read_cifar_batch(root / name) for name in CIFAR_BATCHES]
+    images = torch.from_numpy(np.concatenate([p[0] for p in parts]))
+    labels = np.concatenate([p[1] for p in parts])
+    train, val = _tensor_splits(images, labels, val_size, train_size, seed)
+    train, val = (TensorSplit(resize_uint8(s.images, resolution), s.labels) for s in (train, val))
+    return ProxyData(train, val, 10, str(root), resolution)
+
+
+def resize_uint8(images: torch.Tensor, resolution: int, chunk: int = 1024) -> torch.Tensor:
+    """Antialiased bilinear resize of uint8 [N, 3, H, W] to [N, 3, R, R], in chunks."""
+    if images.shape[-1] == resolution and images.shape[-2] == resolution:
+        return images
+    out = [F.interpolate(images[i:i + chunk].float(), size=(resolution, resolution),
+                         mode="bilinear", antialias=True, align_corners=False)
+           .round_().clamp_(0, 255).to(torch.uint8) for i in range(0, len(images), chunk)]
+    return torch.cat(out)
+
+
+# --- ImageFolder ------------------------------------------------------------------------------
+
+def _pil():
+    try:
+        from PIL import Image
+    except ImportError:
+        raise SpecError("dataset", "ImageFolder", "decoding images needs Pillow: "
+                        "pip install pillow") from None
+    return Image
+
+
+def _decode(path: Path, resolution: int) -> torch.Tensor:
+    """Shorter side to `resolution`, centre crop, uint8 [3, R, R]."""
+    image_mod = _pil()
+    try:
+        with image_mod.open(path) as img:
+            img.draft("RGB", (resolution, resolution))  # JPEG: decode at reduced size, fast
+            img = img.convert("RGB")
+            scale = resolution / min(img.size)
+            size = (max(resolution, round(img.width * scale)),
+                    max(resolution, round(img.height * scale)))
+            img = img.resize(size, image_mod.BILINEAR)
+            left, top = (size[0] - resolution) // 2, (size[1] - resolution) // 2
+            img = img.crop((left, top, left + resolution, top + resolution))
+            array = np.asarray(img, dtype=np.uint8)
+    except (OSError, ValueError, SyntaxError) as err:
+        raise SpecError("dataset", str(path), f"cannot decode image ({err})") from None
+    return torch.from_numpy(array.transpose(2, 0, 1).copy())
+
+
+def _class_root(root: Path) -> Path:
+    """An ImageNet root holding ``train/``: the val split is carved from train/, never val/."""
+    train = root / "train"
+    if train.is_dir() and any(p.is_dir() for p in train.iterdir()):
+        return train
+    return root
+
+
+def _scan(root: Path) -> tuple[list[Path], list[int], list[str]]:
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if len(classes) < 2:
+        raise SpecError("dataset", str(root), "an ImageFolder tree needs >= 2 class folders "
+                        "(root/<class>/<image>), or CIFAR-10 data_batch_1..5")
+    files, labels = [], []
+    for label, name in enumerate(classes):
+        found = sorted(p for p in (root / name).iterdir()
+                       if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not found:
+            raise SpecError("dataset", str(root / name),
+                            f"class folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        files += found
+        labels += [label] * len(found)
+    return files, labels, classes
+
+
+def _imagefolder(root: Path, resolution: int, train_size: int | None, val_size: int | float,
+                 seed: int, num_workers: int) -> ProxyData:
+    _pil()
+    root = _class_root(root)
+    files, labels, classes = _scan(root)
+    train_idx, val_idx = split_indices(len(files), val_size, train_size, seed)
+    splits = [ImageFolderSplit([files[i] for i in idx], [labels[i] for i in idx], resolution)
+              for idx in (train_idx, val_idx)]
+    images = (len(train_idx) + len(val_idx)) * 3 * resolution * resolution
+    if images <= IN_MEMORY_BYTES:
+        splits = [materialize(s, num_workers) for s in splits]
+    return ProxyData(splits[0], splits[1], len(classes), str(root), resolution)
+
+
+def materialize(split: ImageFolderSplit, num_workers: int = 0) -> TensorSplit:
+    """Decode every file of `split` once (threads: Pillow releases the GIL while decoding)."""
+    with ThreadPoolExecutor(max(1, num_workers)) as pool:
+        images = list(pool.map(split.__getitem__, range(len(split))))
+    return TensorSplit(torch.stack([img for img, _ in images]),
+                       torch.tensor(split.labels, dtype=torch.int64))
