@@ -4,28 +4,23 @@ from __future__ import annotations
 
 import argparse
 
+from nas.commands.run import add_launch_arguments, launch_config
+
 HELP = "grid-search the compound-scaling coefficients alpha, beta, gamma at phi = 1"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", metavar="CONFIG", nargs="?", default="scaling-grid",
-                        help="experiment YAML with a `grid` section (default: the bundled "
-                             "scaling-grid)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a config field, e.g. grid.step=0.1")
-    parser.add_argument("--output", help="run directory (default runs/NAME-TIMESTAMP)")
-    parser.add_argument("--address", help="an existing Ray cluster's head, host:port")
+    add_launch_arguments(parser, "scaling-grid", "experiment YAML with a `grid` section "
+                         "(default: the bundled scaling-grid)")
 
 
 def main(args: argparse.Namespace) -> int:
-    from nas.config import load_config
     from nas.grid import grid_parts
     from nas.runner import search
     from nas.summary import summarize
     from search_space.errors import SpecError
 
-    overrides = list(args.overrides) + ([f"address={args.address}"] if args.address else [])
-    config = load_config(args.config, overrides)
+    config = launch_config(args)
     if config.grid is None:
         raise SpecError("grid", None, f"{args.config} has no grid section: run it with "
                         "`nas-search run`")

@@ -8,9 +8,13 @@ HELP = "run an architecture search (no CONFIG = the bundled offline demo)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", metavar="CONFIG", nargs="?", default="demo",
-                        help="experiment YAML path or bundled name (demo, b0-cifar10, "
-                             "b0-imagenet, scaling-grid)")
+    add_launch_arguments(parser, "demo", "experiment YAML path or bundled name (demo, "
+                         "b0-cifar10, b0-imagenet)")
+
+
+def add_launch_arguments(parser: argparse.ArgumentParser, default: str, text: str) -> None:
+    """CONFIG, --set, --output and --address: shared by `run` and `grid`."""
+    parser.add_argument("config", metavar="CONFIG", nargs="?", default=default, help=text)
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override a config field, e.g. "
                         "proxy.epochs=3 (repeatable)")
@@ -18,16 +22,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", help="an existing Ray cluster's head, host:port")
 
 
-def main(args: argparse.Namespace) -> int:
+def launch_config(args: argparse.Namespace):
+    """The validated config of a `run` or `grid` command line."""
     from nas.config import load_config
+
+    overrides = list(args.overrides) + ([f"address={args.address}"] if args.address else [])
+    return load_config(args.config, overrides)
+
+
+def main(args: argparse.Namespace) -> int:
     from nas.runner import search
     from nas.summary import summarize
     from search_space.errors import SpecError
 
-    overrides = list(args.overrides)
-    if args.address:
-        overrides.append(f"address={args.address}")
-    config = load_config(args.config, overrides)
+    config = launch_config(args)
     if config.grid is not None:
         raise SpecError("grid", "...", f"{args.config} is a scaling grid: run it with "
                         "`nas-search grid`")
