@@ -3,9 +3,10 @@
 Ray pulls: `suggest(trial_id)` asks the controller for a candidate and `on_trial_complete` tells it
 the reward. Around that the adapter keeps the books that make a search durable: each finished
 trial is journaled in the run directory *before* the controller hears of it, and the controller's
-state plus the asks in flight are saved after every ask and tell. `restore_run` replays that after
-a crash: it re-tells journaled trials the saved state missed and re-queues the asks that were
-still training, so no candidate is lost and the controller continues where it stopped.
+state plus the asks in flight are saved after every tell. `restore_run` replays that after a
+crash: it re-tells journaled trials the saved state missed and re-queues the asks that were still
+training, so no candidate is lost and the controller continues where it stopped (asks made after
+the last save are proposed again by the restored controller: same state, same random numbers).
 """
 
 from __future__ import annotations
@@ -95,8 +96,9 @@ class ControllerSearcher(Searcher):
         if self.trained + len(self.pending) >= self.budget:
             return Searcher.FINISHED
         tokens = self.requeue.pop(0) if self.requeue else self._ask_in_band()
+        # no save here: a restored controller re-proposes exactly the asks made since its
+        # last save (same state, same RNG), so saving once per tell loses nothing
         self.pending[trial_id] = tokens
-        self._save()
         return {"tokens": tokens, "arch": self.space.decode(tokens).to_dict()}
 
     def _ask_in_band(self) -> list[int]:

@@ -4,15 +4,17 @@
       config.yaml      the resolved config (what `resume` reads back)
       reference.yaml   the space's reference block table (the base of a scaling grid)
       trials.jsonl     the journal: one line per finished trial, appended and flushed at once
-      trials.parquet   the same rows as a table, rewritten atomically after every trial
+      trials.parquet   the same rows as a table, rewritten atomically (at most every 2 s, and
+                       when the driver stops)
       trials.csv       (and as CSV)
-      search.pt        controller state + asks in flight, replaced atomically after every ask/tell
+      search.pt        controller state + asks in flight, replaced atomically after every tell
       driver.json      pid and host of the driver while it runs (`status` tells running from dead)
       ray/             Ray Tune's own experiment state, one folder per driver session
       best.yaml        the best block table, exported when the search ends
 
-The journal is the source of truth: a row is appended (and fsynced) before the controller is told,
-so a driver killed at any instant loses at most the trials that were still training.
+The journal is the source of truth (`load_results` reads it): a row is appended and fsynced before
+the controller is told, so a driver killed at any instant loses at most the trials that were still
+training.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +45,11 @@ def _atomic_write(path: Path, write) -> None:
 class RunDir:
     """Reads and writes one run directory. Only the driver writes; readers may come and go."""
 
+    TABLE_INTERVAL_S = 2.0  # refresh parquet/CSV at most this often; the journal is per trial
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._tables_at = -float("inf")
 
     @classmethod
     def create(cls, path: str | Path, config_yaml: str) -> RunDir:
@@ -82,21 +88,25 @@ class RunDir:
         return rows
 
     def append(self, row: dict[str, Any], rows: list[dict[str, Any]] | None = None) -> None:
-        """Journal one finished trial durably, then refresh the parquet/CSV tables.
+        """Journal one finished trial durably; refresh the parquet/CSV tables now and then.
 
-        `rows`, if given, are all rows including this one (saves re-reading the journal).
+        Rewriting the tables costs time in proportion to the trials so far, so it happens at
+        most every TABLE_INTERVAL_S (and when the search ends, `write_tables`). `rows`, if
+        given, are all rows including this one (saves re-reading the journal).
         """
         with self.journal.open("a") as f:
             f.write(json.dumps(row, sort_keys=True) + "\n")
             f.flush()
             os.fsync(f.fileno())
-        self.write_tables(rows)
+        if time.monotonic() - self._tables_at >= self.TABLE_INTERVAL_S:
+            self.write_tables(rows)
 
     def table(self, rows: list[dict[str, Any]] | None = None) -> pd.DataFrame:
         rows = self.rows() if rows is None else rows
         return pd.DataFrame(rows, columns=list(COLUMNS) + _extra_columns(rows))
 
     def write_tables(self, rows: list[dict[str, Any]] | None = None) -> None:
+        self._tables_at = time.monotonic()
         df = self.table(rows)
         _atomic_write(self.path / "trials.parquet", lambda p: df.to_parquet(p, index=False))
         _atomic_write(self.path / "trials.csv", lambda p: df.to_csv(p, index=False))

@@ -61,6 +61,7 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         with ray_session(config.address):
             _fit(config, run, searcher, space.reference.resolution)
     finally:
+        run.write_tables()
         run.clear_driver()
     if searcher.remaining:
         progress(f"stopped with {searcher.remaining} of {budget} trials to go; continue with "
