@@ -7,6 +7,8 @@ value, raised before Ray starts.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +43,10 @@ class ObjectiveConfig:
     num_classes: int = 1000  # deployment classes: FLOPs are counted for the deployed model
 
     def __post_init__(self) -> None:
-        if self.target <= 0:
-            raise SpecError("target", self.target, "must be > 0 multiply-adds")
+        if not 0 < self.target < math.inf:
+            raise SpecError("target", self.target, "must be a finite number > 0 multiply-adds")
+        if not math.isfinite(self.w):
+            raise SpecError("w", self.w, "must be a finite number")
         if self.kind not in ("soft", "hard"):
             raise SpecError("kind", self.kind, "must be soft or hard")
         if self.num_classes < 1:
@@ -123,6 +127,12 @@ class SearchConfig:
             raise SpecError("flops_band", list(band), "must be [min, max] with 0 <= min < max")
         if self.evaluate is not None and ":" not in self.evaluate:
             raise SpecError("evaluate", self.evaluate, "must be 'module:function'")
+        if self.proxy.device.startswith("cuda") and self.resources.gpu == 0:
+            raise SpecError("proxy.device", self.proxy.device, "needs resources.gpu > 0 (Ray "
+                            "hides GPUs from trials that did not ask for one)")
+        if self.early_stopping.asha and self.early_stopping.grace_period > self.proxy.epochs:
+            raise SpecError("early_stopping.grace_period", self.early_stopping.grace_period,
+                            f"must be <= proxy.epochs ({self.proxy.epochs})")
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(to_data(self), sort_keys=False)
@@ -154,8 +164,18 @@ def load_config(name_or_path: str = "demo", overrides: list[str] = ()) -> Search
         config = from_data(SearchConfig, data)
     except SpecError as err:
         raise err.with_source(str(path)) from None
-    check_reachable(config)
-    return config
+    return _absolute_paths(config)
+
+
+def _absolute_paths(config: SearchConfig) -> SearchConfig:
+    """Ray runs trials in their own folders: relative paths must not depend on where."""
+    proxy = config.proxy
+    if proxy.dataset != "synthetic":
+        proxy = dataclasses.replace(proxy, dataset=str(Path(proxy.dataset).resolve()))
+    space = config.space
+    if space.endswith((".yaml", ".yml")):
+        space = str(Path(space).resolve())
+    return dataclasses.replace(config, proxy=proxy, space=space)
 
 
 def apply_override(data: Any, item: str) -> dict:

@@ -48,7 +48,7 @@ class GridConfig:
 
 
 def _axis(low_high: tuple[float, ...], step: float) -> np.ndarray:
-    count = int(round((low_high[1] - low_high[0]) / step)) + 1
+    count = int((low_high[1] - low_high[0]) / step + 1e-9) + 1  # never past the upper end
     return np.round(low_high[0] + step * np.arange(count), 6)
 
 

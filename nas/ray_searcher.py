@@ -20,7 +20,7 @@ from typing import Any
 from ray.tune.search import Searcher
 
 from nas.config import ObjectiveConfig
-from nas.run_dir import RunDir
+from nas.run_dir import SCORED, RunDir
 from objectives import analytic_counts
 from search_space import Arch
 
@@ -43,15 +43,16 @@ class ControllerSearcher(Searcher):
         objective: turns accuracy and FLOPs into the reward the controller maximises.
         resources: CPUs and GPUs per trial, recorded with each row.
         progress: called with one line per finished trial.
+        epochs: proxy epochs of a full trial (a trial stopped before is `early_stopped`).
     """
 
     def __init__(self, controller: Any, space: Any, run: RunDir, budget: int,
                  objective: ObjectiveConfig, resources: tuple[float, float] = (1.0, 0.0),
-                 progress: Callable[[str], None] = print):
+                 progress: Callable[[str], None] = print, epochs: int | None = None):
         super().__init__(metric=None, mode=None)
         self.controller, self.space, self.run = controller, space, run
         self.budget, self.objective, self.resources = budget, objective, resources
-        self.progress = progress
+        self.progress, self.epochs = progress, epochs
         self.pending: dict[str, list[int]] = {}  # Ray trial id -> tokens, asked but not told
         self.requeue: list[list[int]] = []  # asks of a dead driver, to train again first
         self.rows = run.rows()
@@ -77,12 +78,12 @@ class ControllerSearcher(Searcher):
 
     def restore_run(self) -> None:
         """Continue a search from its run directory (see module docstring)."""
-        state = self.run.load_state()
-        if state is None:
-            return
-        self.controller.load_state_dict(state["controller"])
-        in_flight = [list(t) for t in state["in_flight"]]
-        for row in self.rows[state["told"]:]:  # journaled, but the driver died before telling
+        state = self.run.load_state()  # None: killed before the first tell was saved
+        if state is not None:
+            self.controller.load_state_dict(state["controller"])
+        in_flight = [list(t) for t in state["in_flight"]] if state else []
+        told = state["told"] if state else 0
+        for row in self.rows[told:]:  # journaled, but the driver died before telling
             tokens = row["tokens"]
             if tokens in in_flight:
                 in_flight.remove(tokens)
@@ -119,7 +120,7 @@ class ControllerSearcher(Searcher):
             log.warning("trial %s completed twice or was never suggested; ignored", trial_id)
             return
         arch = self.space.decode(tokens)
-        outcome = _outcome(result, error)
+        outcome = _outcome(result, error, self.epochs)
         self._record(tokens, arch, outcome, trial_id)
 
     def _record(self, tokens: list[int], arch: Arch, outcome: dict[str, Any],
@@ -133,7 +134,7 @@ class ControllerSearcher(Searcher):
                "tokens": list(tokens), "arch": arch.to_yaml(), "finished_at": time.time()}
         if hasattr(self.space, "row_fields"):  # e.g. a grid point's alpha, beta, gamma
             row.update(self.space.row_fields(tokens))
-        if row["status"] in ("ok", "early_stopped"):
+        if row["status"] in SCORED:
             row["reward"] = self.objective.reward(row["accuracy"], row["flops"])
         self.rows.append(row)
         self.run.append(row, self.rows)  # durable first ...
@@ -153,18 +154,15 @@ class ControllerSearcher(Searcher):
                       f"{row['trial_id']:<14} acc {acc}  FLOPs {row['flops'] / 1e6:7.1f}M  "
                       f"reward {reward}  best {best}  {row['train_seconds']:5.1f}s{note}")
 
-    # Ray calls these for its own experiment checkpoints; ours is written on every event.
     def save(self, checkpoint_path: str) -> None:
+        """Ray's periodic experiment checkpoint; ours (`restore_run`) is written on every tell."""
         import torch
 
         torch.save(self.state(), checkpoint_path)
 
-    def restore(self, checkpoint_path: str) -> None:
-        self.restore_run()
-
 
 def _reward(row: dict[str, Any]) -> float | None:
-    return row["reward"] if row["status"] in ("ok", "early_stopped") else None
+    return row["reward"] if row["status"] in SCORED else None
 
 
 def _best(rows: list[dict[str, Any]]) -> float | None:
@@ -172,16 +170,21 @@ def _best(rows: list[dict[str, Any]]) -> float | None:
     return max(rewards) if rewards else None
 
 
-def _outcome(result: dict | None, error: bool) -> dict[str, Any]:
+def _outcome(result: dict | None, error: bool, epochs: int | None = None) -> dict[str, Any]:
     """A row's status from Ray's last result: ok, diverged, failed or early_stopped."""
     if error or not result:
         return {"status": "failed", "reason": "the trial's Ray worker failed (see the error "
                 "file under RUN_DIR/ray)"}
     keys = ("status", "reason", "accuracy", "train_seconds", "epochs", "proxy_resolution")
     outcome = {k: result[k] for k in keys if k in result}
-    if outcome.get("status") == "running":  # a scheduler (ASHA) stopped it after an epoch
-        outcome["status"] = "early_stopped"
-        outcome["reason"] = f"stopped by ASHA after epoch {result.get('epoch')}"
+    for key in ("accuracy", "train_seconds"):  # a user evaluator may return numpy scalars
+        if outcome.get(key) is not None:
+            outcome[key] = float(outcome[key])
+    if outcome.get("status") == "running":  # the scheduler (ASHA) ended it at an epoch report
+        stopped_early = epochs is None or outcome.get("epochs", 0) < epochs
+        outcome["status"] = "early_stopped" if stopped_early else "ok"
+        outcome["reason"] = f"stopped by ASHA after epoch {outcome.get('epochs')}" \
+            if stopped_early else ""
     accuracy = outcome.get("accuracy")
     if outcome.get("status") in ("ok", "early_stopped") and (
             accuracy is None or not math.isfinite(accuracy)):

@@ -8,9 +8,7 @@ import numpy as np
 import pandas as pd
 
 from nas.config import ObjectiveConfig
-from nas.run_dir import RunDir
-
-SCORED = ("ok", "early_stopped")
+from nas.run_dir import SCORED, RunDir
 
 
 def load_results(run_dir: str | Path) -> pd.DataFrame:

@@ -31,6 +31,7 @@ import torch
 
 from search_space.errors import SpecError
 
+SCORED = ("ok", "early_stopped")  # statuses that carry an accuracy and a reward
 COLUMNS = ("trial_id", "status", "reason", "accuracy", "flops", "params", "reward",
            "train_seconds", "epochs", "proxy_resolution", "cpus", "gpus", "tokens", "arch",
            "finished_at")
@@ -54,6 +55,8 @@ class RunDir:
     @classmethod
     def create(cls, path: str | Path, config_yaml: str) -> RunDir:
         run = cls(path)
+        if run.path.exists() and not run.path.is_dir():
+            raise SpecError("--output", str(path), "is a file, not a folder")
         if run.path.exists() and any(run.path.iterdir()):
             raise SpecError("--output", str(path), "exists and is not empty; resume it with "
                             f"`nas-search resume {path}` or choose another --output")
@@ -94,8 +97,13 @@ class RunDir:
         most every TABLE_INTERVAL_S (and when the search ends, `write_tables`). `rows`, if
         given, are all rows including this one (saves re-reading the journal).
         """
-        with self.journal.open("a") as f:
-            f.write(json.dumps(row, sort_keys=True) + "\n")
+        with self.journal.open("a+b") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell():  # a torn last line (driver killed mid-write) must not swallow this row
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")
+            f.write(json.dumps(row, sort_keys=True).encode() + b"\n")
             f.flush()
             os.fsync(f.fileno())
         if time.monotonic() - self._tables_at >= self.TABLE_INTERVAL_S:

@@ -8,8 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import controllers
-from nas.config import SearchConfig
+from nas.config import SearchConfig, check_reachable
 from nas.grid import grid_parts
 from nas.ray_searcher import ControllerSearcher
 from nas.ray_session import ray_session
@@ -20,11 +22,13 @@ from search_space import SearchSpace, load_space
 
 
 def build_space(config: SearchConfig) -> SearchSpace:
-    space = load_space(config.space)
-    if config.flops_band is None:
-        return space
-    low, high = config.flops_band
-    return space.with_band(low, high, counter=analytic_flops)
+    """The config's space, with its FLOPs band (from the config or the space file)."""
+    space = load_space(config.space, counter=analytic_flops)
+    if config.flops_band is not None:
+        space = space.with_band(*config.flops_band, counter=analytic_flops)
+    if space.flops_band != (None, None):
+        space.sample(np.random.default_rng(config.seed))  # a band nothing fits: fail now
+    return space
 
 
 def default_output(config: SearchConfig) -> Path:
@@ -41,8 +45,9 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         resume: continue the search in `output` from its saved state.
         progress: receives one line per finished trial.
     """
+    check_reachable(config)  # everything below fails, if it must, before Ray starts
     if config.evaluate:
-        load_evaluator(config.evaluate)  # fail before Ray starts
+        load_evaluator(config.evaluate)
     space, controller, budget = _parts(config)
     if resume:
         run = RunDir.open(output)
@@ -51,10 +56,11 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         (run.path / "reference.yaml").write_text(space.reference.to_yaml())
     resources = (config.resources.cpu, config.resources.gpu)
     searcher = ControllerSearcher(controller, space, run, budget, config.objective, resources,
-                                  progress)
+                                  progress, epochs=config.proxy.epochs)
     if resume:
         searcher.restore_run()
     if searcher.remaining == 0:
+        run.write_tables()  # a driver killed right after its last trial left them stale
         return run
     run.mark_driver()
     try:

@@ -57,12 +57,15 @@ def evaluate_arch(arch: Arch, setup: TrialSetup, report: Report) -> dict[str, An
     fixed = {"flops": counts.flops, "params": counts.params,
              "proxy_resolution": setup.proxy.resolution}
 
+    start = time.perf_counter()
+
     def report_epoch(metrics: dict[str, Any]) -> None:
         reward = setup.objective.reward(metrics["accuracy"], counts.flops)
-        report({**metrics, **fixed, "reward": reward, "status": "running"})
+        # if a scheduler stops the trial here, this report is its last: make it a full row
+        report({**metrics, **fixed, "reward": reward, "status": "running",
+                "epochs": metrics["epoch"], "train_seconds": time.perf_counter() - start})
 
     evaluate = load_evaluator(setup.evaluate) if setup.evaluate else proxy_evaluate
-    start = time.perf_counter()
     try:
         final = {"epochs": 0, **evaluate(arch, setup.proxy, report_epoch)}
     except Exception as err:  # noqa: BLE001 - a failed candidate is a result, not a crash

@@ -66,6 +66,13 @@ def scale(arch: Arch, phi: float, alpha: float = ALPHA, beta: float = BETA,
     The resolution is rounded to the nearest integer (the paper publishes no rule; its B1..B7
     resolutions are hand-picked, see `presets`).
     """
-    depth, width, res = multipliers(phi, alpha, beta, gamma)
+    if not math.isfinite(phi):
+        raise SpecError("phi", phi, "must be a finite number")
+    try:
+        depth, width, res = multipliers(phi, alpha, beta, gamma)
+    except OverflowError:
+        raise SpecError("phi", phi, "scales past any sensible network") from None
+    if not 0 < res <= MAX_MULTIPLIER:  # width and depth are checked by scale_by
+        raise SpecError("gamma", gamma, f"gamma^phi must be in (0, {MAX_MULTIPLIER:g}]")
     label = f"{arch.name or 'arch'}-phi{phi:g}"
     return scale_by(arch, width, depth, int(round(arch.resolution * res)), name=label)

@@ -7,23 +7,39 @@ import socket
 import pytest
 
 from nas.cli import main
-from nas.config import SearchConfig, apply_override, load_config
+from nas.config import apply_override, check_reachable, load_config
 from search_space.errors import SpecError
 
 
 @pytest.mark.parametrize("name", ["demo", "scaling-grid"])
 def test_bundled_configs_load_by_name(name):
-    if name == "scaling-grid":
-        pytest.importorskip("nas.grid")
     assert load_config(name).name == name
 
 
 @pytest.mark.parametrize("name", ["b0-cifar10", "b0-imagenet"])
 def test_real_data_configs_need_their_dataset(name, tmp_path):
     with pytest.raises(SpecError, match="proxy.dataset"):
-        load_config(name)
+        check_reachable(load_config(name))
     config = load_config(name, [f"proxy.dataset={tmp_path}"])
+    check_reachable(config)
     assert config.objective.target == 400e6 and config.objective.w == -0.07
+
+
+def test_relative_paths_are_made_absolute(tmp_path, monkeypatch):
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)  # Ray runs trials in their own folders: cwd must not matter
+    config = load_config("demo", ["proxy.dataset=data", "space=my-space.yaml"])
+    assert config.proxy.dataset == str(tmp_path / "data")
+    assert config.space == str(tmp_path / "my-space.yaml")
+
+
+@pytest.mark.parametrize("override,field", [
+    ("objective.w=.nan", "objective.w"), ("objective.target=.inf", "objective.target"),
+    ("proxy.device=cuda", "proxy.device"),
+    ("early_stopping={asha: true, grace_period: 2}", "early_stopping.grace_period")])
+def test_values_no_trial_could_use_are_rejected(override, field):
+    with pytest.raises(SpecError, match=field.split(".")[-1]):
+        load_config("demo", [override])
 
 
 def test_overrides_are_typed_and_nested():
@@ -61,6 +77,7 @@ BAD = [
     ("missing dataset", "demo", ["proxy.dataset=/no/such/folder"], "proxy.dataset"),
     ("unreachable address", "demo", ["address=127.0.0.1:{port}"], "address"),
     ("unknown controller", "demo", ["controller.name=bayes"], "controller"),
+    ("impossible FLOPs band", "demo", ["flops_band=[1.0e12, 2.0e12]"], "flops_band"),
     ("no such config", "nope.yaml", [], "config"),
 ]
 
@@ -85,6 +102,3 @@ def test_malformed_config_file_names_the_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert str(path) in err and len(err.strip().splitlines()) == 1
 
-
-def test_defaults_are_a_valid_config():
-    assert SearchConfig().budget.num_samples >= 1

@@ -91,3 +91,25 @@ def test_resume_of_finished_run_trains_nothing(finished_run):
     config = load_config(str(run.path / "config.yaml"))
     search(config, run.path, resume=True, progress=lambda line: None)
     assert RunDir(run.path).rows() == before
+
+
+def test_asha_stops_trials_early_and_keeps_their_last_accuracy(ray_local, tmp_path):
+    config = load_config("demo", TINY + [
+        "budget.num_samples=6", "controller.name=random", "controller.options={}",
+        "proxy.epochs=3", "early_stopping={asha: true, grace_period: 1, reduction_factor: 2}"])
+    df = load_results(search(config, tmp_path / "asha", progress=lambda line: None).path)
+    assert len(df) == 6 and set(df["status"]) <= {"ok", "early_stopped"}
+    assert (df["train_seconds"] > 0).all() and df["accuracy"].notna().all()
+    full = df[df["status"] == "ok"]
+    stopped = df[df["status"] == "early_stopped"]
+    assert (full["epochs"] == 3).all() and (stopped["epochs"] < 3).all()
+    assert len(stopped) >= 1  # a reduction factor of 2 must stop someone
+
+
+def test_torn_journal_line_does_not_swallow_the_next_row(tmp_path):
+    run = RunDir.create(tmp_path / "run", "version: 1\n")
+    run.append({"trial_id": "a", "status": "ok"})
+    with run.journal.open("a") as f:
+        f.write('{"trial_id": "b", "sta')  # the driver died mid-write
+    run.append({"trial_id": "c", "status": "ok"})
+    assert [r["trial_id"] for r in run.rows()] == ["a", "c"]

@@ -20,7 +20,8 @@ def main(args: argparse.Namespace) -> int:
 
     run = RunDir.open(args.run_dir)
     if run.driver_alive():
-        raise SpecError("RUN_DIR", args.run_dir, "its driver is still running")
+        raise SpecError("RUN_DIR", args.run_dir, "its driver is still running (if it is not, "
+                        "it ran on another machine: delete RUN_DIR/driver.json)")
     config = load_config(str(run.path / "config.yaml"))
     done = len([r for r in run.rows() if r["status"] != "rejected"])
     print(f"resuming '{config.name}': {done} trials done",

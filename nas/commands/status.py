@@ -14,19 +14,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from nas.config import load_config
     from nas.results import load_results, ranked
-    from nas.run_dir import RunDir
+    from nas.run_dir import SCORED, RunDir
 
     run = RunDir.open(args.run_dir)
     config = load_config(str(run.path / "config.yaml"))
     df = load_results(run.path)
     state = run.load_state() or {}
     running = len(state.get("in_flight", [])) if run.driver_alive() else 0
-    done = int(df["status"].isin(["ok", "early_stopped"]).sum())
+    done = int(df["status"].isin(SCORED).sum())
     failed = int(df["status"].isin(["failed", "diverged"]).sum())
     driver = "running" if run.driver_alive() else "not running"
     print(f"{run.path}: '{config.name}', driver {driver}")
-    print(f"trials: {done} done, {failed} failed, {running} running, "
-          f"budget {config.budget.num_samples}")
+    budget = config.budget.num_samples
+    if config.grid is not None:
+        from nas.grid import grid_parts
+
+        budget = len(grid_parts(config.grid)[0].points)
+    print(f"trials: {done} done, {failed} failed, {running} running, budget {budget}")
     cpu_s = float((df["train_seconds"] * df["cpus"]).sum()) if len(df) else 0.0
     gpu_s = float((df["train_seconds"] * df["gpus"]).sum()) if len(df) else 0.0
     print(f"spent: {cpu_s:,.0f} CPU-seconds, {gpu_s:,.0f} GPU-seconds (training time x "
