@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from search_space.errors import SpecError
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as err:
         print(f"nas-search {args.verb}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `nas-search ... | head` closed our stdout: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print(f"nas-search {args.verb}: interrupted", file=sys.stderr)
         return 130
