@@ -4,6 +4,12 @@ from objectives.analytic import Counts, analytic_counts, analytic_flops, analyti
 from objectives.datasets import ProxyData, load_dataset
 from objectives.flops import FLOPS_CONVENTION, fvcore_flops, torch_params
 from objectives.proxy import ProxyConfig, ProxyResult, train_proxy
+from objectives.supernet_training import (
+    SupernetConfig,
+    load_supernet,
+    score_candidates,
+    train_supernet,
+)
 from objectives.reward import deployment_flops, mnas_reward, mnas_reward_hard
 from search_space import Arch
 
@@ -28,6 +34,7 @@ __all__ = [
     "ProxyConfig",
     "ProxyData",
     "ProxyResult",
+    "SupernetConfig",
     "analytic_counts",
     "analytic_flops",
     "analytic_params",
@@ -36,8 +43,11 @@ __all__ = [
     "deployment_flops",
     "fvcore_flops",
     "load_dataset",
+    "load_supernet",
     "mnas_reward",
     "mnas_reward_hard",
+    "score_candidates",
     "torch_params",
     "train_proxy",
+    "train_supernet",
 ]
