@@ -19,7 +19,7 @@ import yaml
 import experiments
 from nas.grid import GridConfig
 from nas.schema import from_data, to_data
-from objectives import ProxyConfig
+from objectives import ProxyConfig, SupernetConfig
 from search_space.errors import SpecError
 
 CONFIG_VERSION = 1
@@ -117,6 +117,8 @@ class SearchConfig:
     grid: GridConfig | None = None  # set: `nas-search grid` scales a base instead of searching
     address: str | None = None  # an existing Ray cluster, host:port; null = local Ray on 127.0.0.1
     evaluate: str | None = None  # "module:function" replacing proxy training (see README)
+    evaluator: str = "proxy"  # proxy: train each candidate; supernet: inherited weights
+    supernet: SupernetConfig = field(default_factory=SupernetConfig)  # evaluator: supernet
 
     def __post_init__(self) -> None:
         if self.version != CONFIG_VERSION:
@@ -130,6 +132,11 @@ class SearchConfig:
         if self.proxy.device.startswith("cuda") and self.resources.gpu == 0:
             raise SpecError("proxy.device", self.proxy.device, "needs resources.gpu > 0 (Ray "
                             "hides GPUs from trials that did not ask for one)")
+        if self.evaluator not in ("proxy", "supernet"):
+            raise SpecError("evaluator", self.evaluator, "must be proxy or supernet")
+        if self.evaluator == "supernet" and (self.evaluate or self.early_stopping.asha):
+            raise SpecError("evaluator", self.evaluator, "scores with the supernet: drop "
+                            "`evaluate` and `early_stopping.asha`, which apply to proxy trials")
         if self.early_stopping.asha and self.early_stopping.grace_period > self.proxy.epochs:
             raise SpecError("early_stopping.grace_period", self.early_stopping.grace_period,
                             f"must be <= proxy.epochs ({self.proxy.epochs})")
