@@ -30,6 +30,7 @@ SPACE = load_space("b0")
 SMALL: dict[str, dict] = {"random": {}, "evolution": {"population_size": 8, "tournament_size": 3},
                           "ppo": {"batch_size": 5}, "reinforce": {"batch_size": 5}}
 NAMES = controllers.names()
+UNSEEDED = {"grid"}  # proposes in a fixed order: the seed changes nothing
 
 
 def chain_landscape(seed: int) -> Callable[[Sequence[int]], float]:
@@ -143,7 +144,7 @@ def test_same_seed_same_proposals(name: str) -> None:
     runs = [drive(controllers.make(name, SPACE, seed=seed, **SMALL.get(name, {})), 25, [])
             for seed in (3, 3, 4)]
     assert runs[0] == runs[1]
-    assert runs[0] != runs[2]
+    assert (runs[0] == runs[2]) == (name in UNSEEDED)
 
 
 @pytest.mark.parametrize("name", NAMES)

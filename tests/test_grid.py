@@ -29,7 +29,7 @@ def test_grid_space_trains_each_distinct_model_once():
     archs = [controller.ask() for _ in space.points]
     assert len(set(archs)) == len(archs)
     assert all(space.encode(a) == [i] for i, a in enumerate(archs))
-    with pytest.raises(RuntimeError):
+    with pytest.raises(SpecError, match="proposed all"):
         controller.ask()
 
 
