@@ -239,6 +239,17 @@ def test_load_state_rejects_other_options() -> None:
     assert err.value.field == "state.options.population_size"
 
 
+# --- grid --------------------------------------------------------------------------------------
+
+def test_grid_enumerates_the_space_last_decision_fastest() -> None:
+    ctrl = controllers.make("grid", SPACE)
+    last = SPACE.cardinalities[-1]
+    asked = [SPACE.encode(ctrl.ask()) for _ in range(last + 1)]
+    zeros = [0] * (len(SPACE.cardinalities) - 1)
+    assert asked[:last] == [zeros + [i] for i in range(last)]
+    assert asked[last] == zeros[:-1] + [1, 0]  # the carry
+
+
 # --- evolution ---------------------------------------------------------------------------------
 
 def _distance(a: Sequence[int], b: Sequence[int]) -> int:

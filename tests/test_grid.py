@@ -33,6 +33,12 @@ def test_grid_space_trains_each_distinct_model_once():
         controller.ask()
 
 
+def test_grid_state_saved_before_the_controller_moved_still_loads():
+    space, controller = grid_parts(GridConfig())
+    controller.load_state_dict({"next": 2})  # what nas.grid.GridController saved
+    assert space.encode(controller.ask()) == [2]
+
+
 def test_empty_grid_is_a_clear_error():
     with pytest.raises(SpecError, match="tolerance"):
         grid_points(GridConfig(alpha=(1.0, 1.0), beta=(1.0, 1.0), gamma=(1.0, 1.0)))

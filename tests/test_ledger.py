@@ -17,11 +17,11 @@ import pytest
 
 import controllers
 from nas.config import ObjectiveConfig
-from nas.ledger import Ledger
+from nas.ledger import CandidateSpace, Ledger
 from nas.outcome import trial_outcome
 from nas.run_dir import RunDir
 from objectives import analytic_flops
-from search_space import load_space
+from search_space import SearchSpace, load_space
 
 SPACE = load_space("b0", counter=analytic_flops)
 SMALL: dict[str, dict] = {"evolution": {"population_size": 4, "tournament_size": 2},
@@ -36,7 +36,8 @@ def _quick_disk(monkeypatch):
     monkeypatch.setattr(RunDir, "TABLE_INTERVAL_S", math.inf)
 
 
-def ledger_over(path: Path, name: str = "evolution", budget: int = 6, space: Any = SPACE,
+def ledger_over(path: Path, name: str = "evolution", budget: int = 6,
+                space: CandidateSpace = SPACE,
                 on_row: Callable | None = None) -> Ledger:
     """A ledger of a fresh `name` controller (seed 0, made over the unbanded b0 space, so a
     banded `space` rejects some of its proposals) over the run directory at `path`."""
@@ -55,7 +56,7 @@ def trained(tokens: list[int]) -> dict[str, Any]:
 
 
 @functools.cache
-def band_for(name: str) -> Any:
+def band_for(name: str) -> SearchSpace:
     """b0 banded between the lowest and the median FLOPs of the controller's first proposals:
     some of its proposals fall outside, whichever controller it is."""
     ctrl = controllers.make(name, SPACE, seed=0, **SMALL.get(name, {}))
