@@ -15,6 +15,7 @@ from controllers import AskTell
 from nas.config import SearchConfig, check_reachable
 from nas.grid import GridSpace, grid_parts
 from nas.ledger import Ledger
+from nas.oneshot import run_oneshot
 from nas.ray_searcher import ControllerSearcher
 from nas.ray_session import ray_session
 from nas.run_dir import RunDir
@@ -68,7 +69,10 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
     run.mark_driver()
     try:
         with ray_session(config.address):
-            _fit(config, run, ledger, space.reference.resolution)
+            if config.evaluator == "supernet":
+                run_oneshot(config, run, ledger, space, progress)
+            else:
+                _fit(config, run, ledger, space.reference.resolution)
     finally:
         run.write_tables()
         run.clear_driver()
