@@ -60,7 +60,6 @@ class SupernetConfig:
         batch: candidates scored per call of an evaluation actor.
         actors: long-lived evaluation actors (each holds the supernet and the data).
         workers: data-parallel training workers (> 1: Ray Train, DDP).
-        retrain_top: after the search, proxy-train the K best standalone (0 = none).
     """
 
     epochs: int = 4
@@ -69,16 +68,12 @@ class SupernetConfig:
     batch: int = 16
     actors: int = 1
     workers: int = 1
-    retrain_top: int = 0
 
     def __post_init__(self) -> None:
         for name in ("epochs", "calibration", "batch", "actors", "workers"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise SpecError(name, value, "must be an integer >= 1")
-        if isinstance(self.retrain_top, bool) or not isinstance(self.retrain_top, int) \
-                or self.retrain_top < 0:
-            raise SpecError("retrain_top", self.retrain_top, "must be an integer >= 0")
         if self.sampling not in SAMPLINGS:
             raise SpecError("sampling", self.sampling, f"must be one of {', '.join(SAMPLINGS)}")
 
