@@ -125,7 +125,8 @@ def _score_with_actors(config: SearchConfig, ledger: Ledger, space: SearchSpace,
             outcomes = ray.get(ref)
         except RayError as err:  # the actor died: fail its batch, carry on with a new one
             reason = f"the scoring actor failed: {type(err).__name__}"
-            outcomes = [{"status": "failed", "reason": reason, "evaluator": EVALUATOR}] * len(batch)
+            outcomes = [{"status": "failed", "reason": reason, "evaluator": EVALUATOR}
+                        for _ in batch]
             actor = start_actor()
         for (key, _), outcome in zip(batch, outcomes, strict=True):
             ledger.complete(key, outcome)

@@ -4,13 +4,13 @@ from objectives.analytic import Counts, analytic_counts, analytic_flops, analyti
 from objectives.datasets import ProxyData, load_dataset
 from objectives.flops import FLOPS_CONVENTION, fvcore_flops, torch_params
 from objectives.proxy import ProxyConfig, ProxyResult, train_proxy
+from objectives.reward import deployment_flops, mnas_reward, mnas_reward_hard
 from objectives.supernet_training import (
     SupernetConfig,
     load_supernet,
     score_candidates,
     train_supernet,
 )
-from objectives.reward import deployment_flops, mnas_reward, mnas_reward_hard
 from search_space import Arch
 
 

@@ -156,8 +156,8 @@ def train_supernet(space: SearchSpace, proxy: ProxyConfig, cfg: SupernetConfig,
         parallel: rank, world size and model wrapper for data-parallel training.
         on_epoch: called after each epoch with dict(epoch, loss, seconds, lr).
     """
-    recipe = dataclasses.replace(proxy, epochs=cfg.epochs,
-                                 warmup_epochs=proxy.warmup_epochs if proxy.warmup_epochs < cfg.epochs else 0.0)
+    warmup = proxy.warmup_epochs if proxy.warmup_epochs < cfg.epochs else 0.0
+    recipe = dataclasses.replace(proxy, epochs=cfg.epochs, warmup_epochs=warmup)
     data = load_dataset(recipe) if data is None else data
     rt = make_runtime(recipe)
     torch.manual_seed(recipe.seed)

@@ -1,9 +1,8 @@
-"""`evaluator: supernet` end to end: rows, Pareto front, export; kill -9 during supernet training."""
+"""`evaluator: supernet` end to end: rows, Pareto front, export; kill -9 mid supernet training."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import pytest
 

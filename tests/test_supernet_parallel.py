@@ -1,8 +1,8 @@
 """Data-parallel supernet training on Ray Train: two gloo workers on CPU, DDP."""
 
+from nas.supernet_trainer import fit_supernet
 from objectives import ProxyConfig, SupernetConfig
 from search_space import load_space
-from nas.supernet_trainer import fit_supernet
 
 PROXY = ProxyConfig(resolution=16, batch_size=32, train_size=64, val_size=32, device="cpu")
 
