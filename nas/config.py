@@ -20,6 +20,7 @@ import experiments
 from nas.grid import GridConfig
 from nas.schema import from_data, to_data
 from objectives import ProxyConfig
+from objectives.data_cache import is_cache, open_cache
 from search_space.errors import SpecError
 
 CONFIG_VERSION = 1
@@ -208,6 +209,9 @@ def check_reachable(config: SearchConfig, timeout: float = 3.0) -> None:
     if dataset != "synthetic" and not Path(dataset).is_dir():
         raise SpecError("proxy.dataset", dataset, "no such folder (use 'synthetic', a CIFAR-10 "
                         "python-batches folder or an ImageFolder tree)")
+    if dataset != "synthetic" and is_cache(dataset):  # verified once here, not in every trial
+        open_cache(dataset).check_resolution(config.proxy.resolution,
+                                             config.proxy.resize_cache or bool(config.grid))
     if config.address and config.address != "auto":
         host, _, port = config.address.rpartition(":")
         if not host or not port.isdigit():

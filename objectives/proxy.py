@@ -74,6 +74,9 @@ class ProxyConfig:
         channels_last: None = on (GPU, and CPU too: oneDNN trains these nets 1.3-2x faster
             in channels_last on this project's CPUs, see benchmarks/proxy_throughput.py).
         bf16: bf16 autocast; None = on for CUDA only.
+        resize_cache: let a ``prepare-data`` cache made at another resolution be resized on
+            load (antialiased bilinear from the cached pixels: close to, not the same as,
+            decoding at this resolution); false = such a cache is refused.
     """
 
     dataset: str = "synthetic"
@@ -99,6 +102,7 @@ class ProxyConfig:
     bn_calibration: int = 512
     channels_last: bool | None = None
     bf16: bool | None = None
+    resize_cache: bool = False
 
     def __post_init__(self) -> None:
         for name in ("epochs", "resolution", "batch_size"):
@@ -122,6 +126,8 @@ class ProxyConfig:
             raise SpecError("dataset", self.dataset, "must be 'synthetic' or a path")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise SpecError("device", self.device, "must be auto, cpu, cuda or cuda:N")
+        if self.resize_cache not in (True, False):
+            raise SpecError("resize_cache", self.resize_cache, "must be true or false")
         for name in ("channels_last", "bf16"):
             if getattr(self, name) not in (None, True, False):
                 raise SpecError(name, getattr(self, name), "must be true, false or null")
