@@ -428,7 +428,8 @@ def _run_epochs(loop: _Loop, data: ProxyData, history: list[dict[str, Any]],
 
 def train_proxy(arch: Arch, cfg: ProxyConfig, data: ProxyData | None = None,
                 on_epoch: EpochCallback | None = None,
-                on_step: EpochCallback | None = None) -> ProxyResult:
+                on_step: EpochCallback | None = None,
+                on_trained: Callable[[nn.Module], None] | None = None) -> ProxyResult:
     """Proxy-train `arch` and measure top-1 on the held-out split.
 
     Args:
@@ -439,6 +440,8 @@ def train_proxy(arch: Arch, cfg: ProxyConfig, data: ProxyData | None = None,
         on_epoch: called after each epoch with dict(epoch, accuracy, loss, seconds, lr,
             images_per_second).
         on_step: progress, called every `CHECK_EVERY` steps with dict(epoch, step, steps, loss).
+        on_trained: called once with the trained model (BN statistics as evaluated), e.g. to
+            save its weights; not called when training diverged.
 
     Returns:
         A `ProxyResult`; a diverged run returns ``status="diverged"`` instead of raising.
@@ -460,9 +463,11 @@ def train_proxy(arch: Arch, cfg: ProxyConfig, data: ProxyData | None = None,
             _run_epochs(loop, data, history, on_epoch, on_step)
         except Diverged as err:
             status, reason = "diverged", str(err)
+        seconds = time.perf_counter() - start
+        if on_trained and status == "ok":
+            on_trained(loop.model)
     return ProxyResult(history[-1]["accuracy"] if history else 0.0, status, reason,
-                       len(history), time.perf_counter() - start, history, cfg.resolution,
-                       str(rt.device))
+                       len(history), seconds, history, cfg.resolution, str(rt.device))
 
 
 def _rng_devices(device: torch.device) -> list[int]:
