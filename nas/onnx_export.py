@@ -49,7 +49,8 @@ def onnxruntime_difference(path: str | Path, model: nn.Module, resolution: int,
     except ImportError:
         raise SpecError("--onnx", str(path), "checking needs onnxruntime: "
                         "pip install 'nas-search[onnx]'") from None
-    x = torch.randn(batch, 3, resolution, resolution, generator=torch.Generator().manual_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, 3, resolution, resolution, generator=gen)
     with torch.no_grad():
         expected = model.eval()(x).numpy()
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])

@@ -1,4 +1,4 @@
-"""Trained weights: `train --save` writes a plain state dict + block table that rebuild the model."""
+"""`train --save`: a plain state dict + the block table beside it rebuild the trained model."""
 
 from __future__ import annotations
 
