@@ -8,7 +8,8 @@
   the weights are (classes, accuracy, ...). Every verb that takes ARCH accepts this file.
 
 ``load_weights("b0.pt")`` is ``build_model(Arch.from_yaml("b0.yaml"), num_classes)`` +
-``load_state_dict``, the classifier size read from the weights themselves.
+``load_state_dict``, the classifier size read from the weights themselves. It also reads the
+state dict of a timm EfficientNet (renamed by `search_space.timm_format`) given its table.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from torch import nn
 from search_space.arch import Arch
 from search_space.builder import build_model
 from search_space.errors import SpecError
+from search_space.timm_format import from_timm_state_dict, is_timm_state_dict
 
 
 def arch_path(ckpt: str | Path) -> Path:
@@ -76,6 +78,8 @@ def load_weights(ckpt: str | Path, arch: Arch | None = None) -> tuple[nn.Module,
         raise SpecError("weights", str(ckpt), "no such file")
     arch = Arch.from_yaml(arch_path(ckpt)) if arch is None else arch
     state = read_state_dict(ckpt)
+    if is_timm_state_dict(state):  # a timm EfficientNet's weights: rename to ours
+        state = from_timm_state_dict(state, arch)
     if "classifier.weight" not in state:
         raise SpecError("weights", str(ckpt), "not a nas-search state dict (no classifier)")
     model = build_model(arch, _num_classes(state))
