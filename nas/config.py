@@ -118,6 +118,7 @@ class SearchConfig:
     grid: GridConfig | None = None  # set: `nas-search grid` scales a base instead of searching
     address: str | None = None  # an existing Ray cluster, host:port; null = local Ray on 127.0.0.1
     evaluate: str | None = None  # "module:function" replacing proxy training (see README)
+    keep_weights: int = 0  # trained weights of the K best trials, under RUN_DIR/weights/
 
     def __post_init__(self) -> None:
         if self.version != CONFIG_VERSION:
@@ -126,6 +127,9 @@ class SearchConfig:
         band = self.flops_band
         if band is not None and (len(band) != 2 or not 0 <= band[0] < band[1]):
             raise SpecError("flops_band", list(band), "must be [min, max] with 0 <= min < max")
+        if self.keep_weights < 0 or (self.keep_weights and self.evaluate is not None):
+            raise SpecError("keep_weights", self.keep_weights, "must be >= 0, and 0 with "
+                            "`evaluate` (a custom evaluator trains no weights here)")
         if self.evaluate is not None and ":" not in self.evaluate:
             raise SpecError("evaluate", self.evaluate, "must be 'module:function'")
         if self.proxy.device.startswith("cuda") and self.resources.gpu == 0:
