@@ -70,3 +70,23 @@ def test_export_needs_an_output_and_fitting_weights(tmp_path, capsys):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "give --out FILE.yaml, --onnx FILE.onnx" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_runs_trial_exports_with_the_weights_the_search_kept(tmp_path, capsys):
+    from nas.run_dir import RunDir
+    from objectives import analytic_counts
+
+    arch = _searched()
+    run = RunDir.create(tmp_path / "run", "name: t\n")
+    counts = analytic_counts(arch, arch.resolution, 1000)
+    run.append({"trial_id": "abc_00001", "status": "ok", "reason": "", "accuracy": 0.5,
+                "flops": counts.flops, "params": counts.params, "reward": 0.4,
+                "train_seconds": 1.0, "epochs": 1, "arch": arch.to_yaml()})
+    save_weights(trained_like(build_model(arch, 10), seed=3), arch,
+                 run.path / "weights" / "abc_00001.pt")
+    out = tmp_path / "best.onnx"
+    assert main(["export", str(run.path), "--onnx", str(out), "--resolution", "24"]) == 0
+    printed = capsys.readouterr().out
+    assert "trial abc_00001 (rank 1)" in printed and "weights/abc_00001.pt" in printed
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert session.get_outputs()[0].shape == ["batch", 10]
