@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from nas.commands.train import count_or_fraction
+
 HELP = "decode an ImageFolder tree or CIFAR-10 batches once into a memory-mapped cache"
 
 
@@ -19,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resolution", type=int, required=True,
                         help="image side in px: the proxy.resolution of the configs using it")
     parser.add_argument("--out", required=True, metavar="DIR", help="cache folder to create")
-    parser.add_argument("--val-size", type=_count_or_fraction, metavar="V",
+    parser.add_argument("--val-size", type=count_or_fraction, metavar="V",
                         help="decode only one proxy split: V held-out images (count or "
                         "fraction) plus --train-size, carved with --data-seed as proxy "
                         "training carves them (default: decode everything)")
@@ -27,13 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="with --val-size: training images (default: all the rest)")
     parser.add_argument("--data-seed", type=int, default=0, help="with --val-size")
     parser.add_argument("--workers", type=int, default=4, help="decoding threads (default: 4)")
-
-
-def _count_or_fraction(text: str) -> int | float:
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("arch", metavar="ARCH", help="preset name or block-table YAML path")
     parser.add_argument("--dataset", default="synthetic", metavar="NAME_OR_PATH",
                         help="'synthetic' (bundled, offline), a CIFAR-10 python-batches folder "
-                        "or an ImageFolder tree (default: synthetic)")
+                        "an ImageFolder tree or a prepare-data cache (default: synthetic)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--resolution", type=int, default=32,
                         help="proxy training resolution in px (FLOPs stay at the arch's own)")
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=0.05, help="peak learning rate")
     parser.add_argument("--optimizer", choices=("sgd", "rmsprop"), default="sgd")
     parser.add_argument("--train-size", type=int, help="training images to use (default: all)")
-    parser.add_argument("--val-size", type=_count_or_fraction, default=0.2,
+    parser.add_argument("--val-size", type=count_or_fraction, default=0.2,
                         help="held-out images carved from the training data: a count or a "
                         "fraction (default: 0.2)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "block table beside it (CKPT with .yaml); see README 'Trained weights'")
 
 
-def _count_or_fraction(text: str) -> int | float:
+def count_or_fraction(text: str) -> int | float:
+    """argparse type of --val-size: a count (int) or a fraction (float)."""
     try:
         return int(text)
     except ValueError:
