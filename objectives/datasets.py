@@ -26,6 +26,7 @@ with the same dataset, resolution, sizes and data seed returns the same object.
 
 from __future__ import annotations
 
+import functools
 import io
 import pickle
 from collections import OrderedDict
@@ -361,7 +362,11 @@ def _prepared(root: Path, resolution: int, train_size: int | None, val_size: int
         splits = [TensorSplit(resize_uint8(torch.from_numpy(cache.images[r]), resolution),
                               torch.from_numpy(cache.labels[r].copy())) for r in rows]
     else:
-        resize_one = None if resolution == cache.resolution else \
-            (lambda image: resize_uint8(image[None], resolution)[0])
-        splits = [MemmapSplit(cache.images, cache.labels, r, resize_one) for r in rows]
+        resize = None if resolution == cache.resolution else \
+            functools.partial(_resize_one, resolution=resolution)  # picklable for workers
+        splits = [MemmapSplit(cache.images, cache.labels, r, resize) for r in rows]
     return ProxyData(splits[0], splits[1], len(cache.classes), str(root), resolution)
+
+
+def _resize_one(image: torch.Tensor, resolution: int) -> torch.Tensor:
+    return resize_uint8(image[None], resolution)[0]

@@ -203,3 +203,13 @@ def test_a_search_refuses_a_cache_at_another_resolution_before_ray(cache):
     with pytest.raises(SpecError, match="proxy.resolution = 12: the cache .* holds 16 px"):
         check_reachable(config)
     check_reachable(load_config("demo", [f"proxy.dataset={cache}", "proxy.resolution=16"]))
+
+
+def test_a_large_cache_is_resized_row_by_row_when_allowed(cache, monkeypatch):
+    monkeypatch.setattr(ds, "IN_MEMORY_BYTES", 0)
+    data = ds._load(str(cache), 12, None, 9, 0, True, num_workers=0)
+    image, label = data.train[0]
+    assert isinstance(data.train, MemmapSplit) and image.shape == (3, 12, 12)
+    expected = ds.resize_uint8(torch.from_numpy(np.array(open_cache(cache).images[
+        data.train.rows[0]]))[None], 12)[0]
+    assert torch.equal(image, expected) and label == data.train.labels[0]

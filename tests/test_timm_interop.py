@@ -50,6 +50,11 @@ def samples(n: int = 5) -> list:
     raise AssertionError("too few expressible samples")
 
 
+def test_conv_blocks_say_skip_as_timm_reads_it():
+    assert Stage("conv", 1, 3, 1, 16, 2, 0.0, "id").block_string() == "cn_r2_k3_s1_c16_skip"
+    assert Stage("conv", 1, 5, 2, 24, 1, 0.0, "none").block_string() == "cn_r1_k5_s2_c24"
+
+
 def test_tables_timm_cannot_express_are_refused():
     b0 = preset("efficientnet-b0")
     conv_se = b0.replace(stages=(Stage("conv", 1, 3, 1, 16, 1, 0.25), *b0.stages[1:]))
