@@ -74,6 +74,14 @@ def test_renaming_round_trips(arch):
     assert list(back) == list(state) and all(back[k] is state[k] for k in state)
 
 
+def test_a_timm_named_state_dict_loads_without_timm(tmp_path):
+    arch = preset("mnasnet-a1")
+    state = build_model(arch, 7).state_dict()
+    torch.save(to_timm_state_dict(state, arch), tmp_path / "timm.pth")
+    model, _ = load_weights(tmp_path / "timm.pth", arch)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
+
+
 # --- with timm installed ----------------------------------------------------------------------
 
 def _timm():
