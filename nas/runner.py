@@ -58,7 +58,7 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         (run.path / "reference.yaml").write_text(space.reference.to_yaml())
     resources = (config.resources.cpu, config.resources.gpu)
     ledger = Ledger(controller, space, run, budget, config.objective, resources,
-                    epochs=config.proxy.epochs,
+                    epochs=config.proxy.epochs,  # the line reads the ledger's counts:
                     on_row=lambda row: progress(trial_line(row, ledger)))
     if resume:
         ledger.restore()
