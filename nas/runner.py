@@ -62,7 +62,7 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
               if config.keep_weights else None)
 
     def on_row(row: dict[str, Any]) -> None:
-        progress(trial_line(row, ledger))
+        progress(trial_line(row, ledger))  # the line reads the ledger's counts
         if keeper is not None:
             keeper.offer(row)
 
