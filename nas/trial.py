@@ -67,7 +67,7 @@ def evaluate_arch(arch: Arch, setup: TrialSetup, report: Report,
     """Evaluate one candidate and return its final metrics; never raises."""
     counts = analytic_counts(arch, arch.resolution, setup.objective.num_classes)
     fixed = {"flops": counts.flops, "params": counts.params,
-             "proxy_resolution": setup.proxy.resolution}
+             "proxy_resolution": setup.proxy.resolution, "evaluator": "proxy"}
 
     start = time.perf_counter()
 

@@ -27,7 +27,7 @@ def finished_run(ray_local, tmp_path_factory):
 def test_search_writes_trials_table(finished_run):
     run, lines = finished_run
     df = load_results(run.path)
-    assert len(df) == 4 and set(df["status"]) == {"ok"}
+    assert len(df) == 4 and set(df["status"]) == {"ok"} and set(df["evaluator"]) == {"proxy"}
     assert set(COLUMNS) <= set(df.columns)
     assert df["accuracy"].between(0, 1).all() and (df["reward"] > 0).all()
     on_disk = pd.read_parquet(run.path / "trials.parquet")
