@@ -38,6 +38,7 @@ def test_rows_pareto_and_export(oneshot_run, tmp_path):
     assert main(["export", str(run.path), "--out", str(out)]) == 0
     best = df.sort_values("reward", ascending=False).iloc[0]
     assert fvcore_flops(Arch.from_yaml(out)) == best["flops"]
+    assert main(["status", str(run.path)]) == 0
 
 
 def test_resume_of_a_finished_run_reuses_the_supernet(oneshot_run):
