@@ -19,6 +19,7 @@ import yaml
 import experiments
 from nas.grid import GridConfig
 from nas.schema import from_data, to_data
+from nas.tracking import tracking_backends
 from objectives import ProxyConfig
 from search_space.errors import SpecError
 
@@ -117,6 +118,7 @@ class SearchConfig:
     grid: GridConfig | None = None  # set: `nas-search grid` scales a base instead of searching
     address: str | None = None  # an existing Ray cluster, host:port; null = local Ray on 127.0.0.1
     evaluate: str | None = None  # "module:function" replacing proxy training (see README)
+    tracking: tuple[str, ...] | dict | None = None  # [mlflow, tensorboard, wandb]: nas.tracking
 
     def __post_init__(self) -> None:
         if self.version != CONFIG_VERSION:
@@ -127,6 +129,7 @@ class SearchConfig:
             raise SpecError("flops_band", list(band), "must be [min, max] with 0 <= min < max")
         if self.evaluate is not None and ":" not in self.evaluate:
             raise SpecError("evaluate", self.evaluate, "must be 'module:function'")
+        tracking_backends(self.tracking)
         if self.proxy.device.startswith("cuda") and self.resources.gpu == 0:
             raise SpecError("proxy.device", self.proxy.device, "needs resources.gpu > 0 (Ray "
                             "hides GPUs from trials that did not ask for one)")

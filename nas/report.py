@@ -109,7 +109,7 @@ def figures(view: RunView) -> list[tuple[str, str]]:
     """(heading, <img>) for every plot this run supports."""
     df = view.trials
     out = [("Pareto front: accuracy vs FLOPs", _img(plots.front_figure(
-        df, "flops", f"FLOPs (M multiply-adds, deployed model)", 1e6,
+        df, "flops", "FLOPs (M multiply-adds, deployed model)", 1e6,
         _reference_point(view, "flops")), "accuracy vs FLOPs"))]
     if "latency_ms" in df and df["latency_ms"].notna().any():
         out.append(("Pareto front: accuracy vs latency", _img(plots.front_figure(

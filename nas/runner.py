@@ -16,6 +16,7 @@ from nas.grid import grid_parts
 from nas.ray_searcher import ControllerSearcher
 from nas.ray_session import ray_session
 from nas.run_dir import RunDir
+from nas.tracking import check_installed, tracking_callbacks
 from nas.trial import TrialSetup, load_evaluator, run_trial
 from objectives import analytic_flops
 from search_space import SearchSpace, load_space
@@ -46,6 +47,7 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         progress: receives one line per finished trial.
     """
     check_reachable(config)  # everything below fails, if it must, before Ray starts
+    check_installed(config.tracking)
     if config.evaluate:
         load_evaluator(config.evaluate)
     space, controller, budget = _parts(config)
@@ -105,7 +107,8 @@ def _fit(config: SearchConfig, run: RunDir, searcher: ControllerSearcher,
             scheduler=_scheduler(config), trial_dirname_creator=_trial_dirname),
         run_config=tune.RunConfig(
             name=session, storage_path=str(storage), verbose=0,
-            failure_config=tune.FailureConfig(max_failures=0)),
+            failure_config=tune.FailureConfig(max_failures=0),
+            callbacks=tracking_callbacks(config, run.path, searcher.rows)),
     )
     tuner.fit()
 
