@@ -108,7 +108,7 @@ def _fit(config: SearchConfig, run: RunDir, searcher: ControllerSearcher,
         run_config=tune.RunConfig(
             name=session, storage_path=str(storage), verbose=0,
             failure_config=tune.FailureConfig(max_failures=0),
-            callbacks=tracking_callbacks(config, run.path, searcher.rows)),
+            callbacks=tracking_callbacks(config, run.path, lambda: searcher.rows)),
     )
     tuner.fit()
 

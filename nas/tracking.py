@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +79,10 @@ def check_installed(value: Any) -> None:
                             f"'nas-search[{extra}]'")
 
 
-def tracking_callbacks(config: Any, run_path: Path, rows: list[dict[str, Any]]) -> list:
-    """Ray Tune callbacks for `config.tracking`; `rows` is the live list of journaled rows
-    (the searcher appends a trial's row before Tune's callbacks hear that it ended)."""
+def tracking_callbacks(config: Any, run_path: Path,
+                       rows: Callable[[], list[dict[str, Any]]]) -> list:
+    """Ray Tune callbacks for `config.tracking`; `rows()` returns the journaled rows so far
+    (the searcher journals a trial's row before Tune's callbacks hear that it ended)."""
     from nas.schema import to_data
 
     backends = tracking_backends(config.tracking)
@@ -112,10 +114,10 @@ def final_metrics(rows: list[dict[str, Any]], trial_id: str) -> dict[str, Any] |
 class _FinalRow:
     """Logs the trial's journaled row (under `final/`) just before Ray ends its log."""
 
-    rows: list[dict[str, Any]]
+    rows: Callable[[], list[dict[str, Any]]]
 
     def log_trial_end(self, trial, failed: bool = False):
-        final = final_metrics(self.rows, trial.trial_id)
+        final = final_metrics(self.rows(), trial.trial_id)
         if final is not None:
             step = (trial.last_result or {}).get("training_iteration", 0)
             self.log_final(trial, step, final)
@@ -127,7 +129,7 @@ class _FinalRow:
 
 
 def _mlflow_callback(uri: str | None, experiment: str, run_path: Path,
-                     rows: list[dict[str, Any]], search: dict[str, Any]):
+                     rows: Callable[[], list[dict[str, Any]]], search: dict[str, Any]):
     from ray.air.integrations.mlflow import MLflowLoggerCallback
 
     class SearchMLflow(_FinalRow, MLflowLoggerCallback):
@@ -169,7 +171,7 @@ def _local_experiment(store: str, name: str, folder: Path) -> None:
                                  .as_uri())
 
 
-def _tensorboard_callback(rows: list[dict[str, Any]], search: dict[str, Any]):
+def _tensorboard_callback(rows: Callable[[], list[dict[str, Any]]], search: dict[str, Any]):
     from ray.tune.logger import TBXLoggerCallback
 
     text = yaml.safe_dump(search, sort_keys=False)
@@ -190,8 +192,8 @@ def _tensorboard_callback(rows: list[dict[str, Any]], search: dict[str, Any]):
     return callback
 
 
-def _wandb_callback(options: dict[str, str], name: str, rows: list[dict[str, Any]],
-                    search: dict[str, Any]):
+def _wandb_callback(options: dict[str, str], name: str,
+                    rows: Callable[[], list[dict[str, Any]]], search: dict[str, Any]):
     from ray.air.integrations.wandb import WandbLoggerCallback
 
     class SearchWandb(_FinalRow, WandbLoggerCallback):
