@@ -197,6 +197,11 @@ def _wandb_callback(options: dict[str, str], name: str,
     from ray.air.integrations.wandb import WandbLoggerCallback
 
     class SearchWandb(_FinalRow, WandbLoggerCallback):
+        def setup(self, *args, **kwargs):
+            if mode in ("offline", "disabled"):  # Ray asks for an API key unless it sees this
+                os.environ.setdefault("WANDB_MODE", mode)
+            super().setup(*args, **kwargs)
+
         def log_trial_start(self, trial):
             # W&B's run config: the trial's candidate plus the search config
             self.kwargs["config"] = {**trial.config, "search": search}
