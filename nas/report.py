@@ -88,11 +88,12 @@ def _reference_point(view: RunView, x: str) -> tuple[str, float, float | None] |
     ref = view.reference
     if ref is None:
         return None
-    trained = view.trials[view.trials["status"].isin(SCORED)]
-    same = trained[[_same_arch(text, ref) for text in trained["arch"]]]
+    flops = float(analytic_flops(ref, ref.resolution, view.config.objective.num_classes))
+    trained = view.trials[view.trials["status"].isin(SCORED) & (view.trials["flops"] == flops)]
+    same = trained[[_same_arch(text, ref) for text in trained["arch"]]]  # parse only those
     accuracy = float(same["accuracy"].max()) if len(same) else None
     if x == "flops":
-        value = float(analytic_flops(ref, ref.resolution, view.config.objective.num_classes))
+        value = flops
     elif len(same) and same[x].notna().any():
         value = float(same[x].min())
     else:
