@@ -16,6 +16,7 @@ exactly as before, so logs and scripts see no control characters.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable
@@ -50,8 +51,11 @@ class Progress:
         if self.live:
             from tqdm import tqdm
 
+            # a terminal of unknown size (0 x 0, e.g. a fresh pty) makes tqdm print nothing
+            sized = _columns(self.stream) > 0
             self.bar = tqdm(total=total, desc=desc, unit=f" {unit}", initial=initial,
-                            file=self.stream, dynamic_ncols=True, leave=True,
+                            file=self.stream, dynamic_ncols=sized, ncols=None if sized else 100,
+                            nrows=None if sized else 24, leave=True,
                             bar_format="{desc} {n_fmt}/{total_fmt}{unit} |{bar:20}| "
                             "elapsed {elapsed}, ETA {remaining}{postfix}")  # tqdm adds ", "
             self._refresh_status()
@@ -83,6 +87,11 @@ class Progress:
     def __enter__(self) -> Progress:
         return self
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Ray pickles its searcher, and with it the ledger's on_row, for its own checkpoints:
+        # a copy needs no terminal, bar or clock thread
+        return {**self.__dict__, "stream": None, "bar": None, "_stop": None, "_ticker": None}
+
     def __exit__(self, *exc: object) -> None:
         self.close()
 
@@ -93,6 +102,13 @@ class Progress:
     def _tick(self) -> None:
         while not self._stop.wait(REFRESH_S):
             self._refresh_status()  # redraws: the elapsed time and ETA move on
+
+
+def _columns(stream: IO[str]) -> int:
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):
+        return 0
 
 
 def _is_terminal(stream: IO[str]) -> bool:

@@ -6,7 +6,6 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -15,6 +14,7 @@ from controllers import AskTell
 from nas.config import SearchConfig, check_reachable
 from nas.grid import GridSpace, grid_parts
 from nas.ledger import Ledger
+from nas.progress import TrialProgress
 from nas.ray_searcher import ControllerSearcher
 from nas.ray_session import ray_session
 from nas.run_dir import RunDir
@@ -39,7 +39,7 @@ def default_output(config: SearchConfig) -> Path:
 
 
 def search(config: SearchConfig, output: str | Path | None = None, resume: bool = False,
-           progress: Callable[[str], None] = print) -> RunDir:
+           progress: Callable[[str], None] = print, live: bool | None = False) -> RunDir:
     """Run (or resume) a search to its budget and return its run directory.
 
     Args:
@@ -47,6 +47,8 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         output: the run directory; a new one must be empty. Defaults to runs/NAME-TIMESTAMP.
         resume: continue the search in `output` from its saved state.
         progress: receives one line per finished trial.
+        live: keep a live progress line on stdout (None: when stdout is a terminal); the
+            per-trial lines then go to stdout above it instead of to `progress`.
     """
     check_reachable(config)  # everything below fails, if it must, before Ray starts
     check_installed(config.tracking)
@@ -61,15 +63,17 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
     resources = (config.resources.cpu, config.resources.gpu)
     ledger = Ledger(controller, space, run, budget, config.objective, resources,
                     epochs=config.proxy.epochs,
-                    on_row=lambda row: progress(trial_line(row, ledger)))
+                    on_row=lambda row: watch.on_row(row))
     if resume:
         ledger.restore()
     if ledger.remaining == 0:
         run.write_tables()  # a driver killed right after its last trial left them stale
         return run
     run.mark_driver()
+    watch = TrialProgress(budget, ledger.rows, running=lambda: ledger.in_flight,
+                          desc=config.name, live=live, out=progress)
     try:
-        with ray_session(config.address):
+        with watch, ray_session(config.address):
             _fit(config, run, ledger, space.reference.resolution)
     finally:
         run.write_tables()
@@ -91,17 +95,6 @@ def _parts(config: SearchConfig) -> tuple[SearchSpace | GridSpace, AskTell, int]
     return space, controller, config.budget.num_samples
 
 
-def trial_line(row: dict[str, Any], ledger: Ledger) -> str:
-    """One finished trial, as `search` prints it: progress, accuracy, FLOPs, reward, best."""
-    acc = "-" if row["accuracy"] is None else f"{row['accuracy']:.3f}"
-    reward = "-" if row["reward"] is None else f"{row['reward']:.4f}"
-    best = "-" if ledger.best is None else f"{ledger.best:.4f}"
-    note = f"  {row['status']}: {row['reason']}" if row["status"] != "ok" else ""
-    return (f"[{ledger.trained:>{len(str(ledger.budget))}}/{ledger.budget}] "
-            f"{row['trial_id']:<14} acc {acc}  FLOPs {row['flops'] / 1e6:7.1f}M  "
-            f"reward {reward}  best {best}  {row['train_seconds']:5.1f}s{note}")
-
-
 def _fit(config: SearchConfig, run: RunDir, ledger: Ledger, reference_resolution: int) -> None:
     from ray import tune
 
@@ -121,7 +114,7 @@ def _fit(config: SearchConfig, run: RunDir, ledger: Ledger, reference_resolution
         run_config=tune.RunConfig(
             name=session, storage_path=str(storage), verbose=0,
             failure_config=tune.FailureConfig(max_failures=0),
-            callbacks=tracking_callbacks(config, run.path, lambda: searcher.rows)),
+            callbacks=tracking_callbacks(config, run.path, lambda: ledger.rows)),
     )
     tuner.fit()
 
