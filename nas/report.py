@@ -9,6 +9,7 @@ other file to open.
 from __future__ import annotations
 
 import html
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,16 +151,28 @@ def _decision_section(view: RunView) -> tuple[str, str] | None:
 
 
 def _fidelity_figures(view: RunView) -> list[tuple[str, str]]:
-    """fidelity.csv (from `nas-search fidelity`): each pair of accuracy columns, short vs long."""
-    path = view.run.path / "fidelity.csv"
-    if not path.is_file():
+    """`nas-search fidelity`'s table, in this run directory or its fidelity/ folder: each
+    architecture's short vs long proxy accuracy (means over seeds) and the rank statistics."""
+    found = [p for p in (view.run.path / "fidelity.csv",
+                         view.run.path / "fidelity" / "fidelity.csv") if p.is_file()]
+    if not found:
         return []
-    table = pd.read_csv(path)
-    accs = [c for c in table.columns if "acc" in c.lower()
-            and pd.api.types.is_numeric_dtype(table[c])]
-    return [(f"Fidelity: {accs[0]} vs {other}", _img(plots.scatter_figure(
-        table, accs[0], other, "proxy fidelity (fidelity.csv)"), "fidelity"))
-        for other in accs[1:]]
+    table = pd.read_csv(found[0])
+    if not {"arch_id", "setting", "accuracy"} <= set(table.columns):
+        return []
+    if "status" in table:
+        table = table[table["status"] == "ok"]
+    means = table.groupby(["arch_id", "setting"])["accuracy"].mean().unstack()
+    if not {"short", "long"} <= set(means.columns):
+        return []
+    summary = found[0].with_suffix(".json")
+    figures = json.loads(summary.read_text()) if summary.is_file() else {}
+    tau = figures.get("kendall_tau")
+    title = "proxy fidelity" + (f": Kendall tau {tau:.2f}" if tau is not None else "")
+    img = _img(plots.scatter_figure(means, "short", "long", title), "proxy fidelity")
+    rows = [(key, value) for key, value in figures.items()]
+    return [("Proxy fidelity: short vs long training (accuracy, mean over seeds)",
+             img + (_html_table(["figure", "value"], rows) if rows else ""))]
 
 
 def top_table(view: RunView, k: int = TOP_K) -> str:

@@ -79,6 +79,20 @@ def test_report_of_a_killed_run_says_how_to_continue(tmp_path):
     assert "nas-search resume" in page and len(images(page)) >= 4
 
 
+def test_report_adds_a_fidelity_study(tmp_path):
+    run = journal_run(tmp_path / "run")
+    study = run.path / "fidelity"
+    study.mkdir()
+    lines = ["arch_id,setting,seed,status,accuracy"] + [
+        f"{a},{setting},{seed},ok,{0.3 + 0.1 * a + (0.05 if setting == 'long' else 0)}"
+        for a in range(4) for setting in ("short", "long") for seed in (0, 1)]
+    (study / "fidelity.csv").write_text("\n".join(lines) + "\n")
+    (study / "fidelity.json").write_text('{"kendall_tau": 1.0, "archs": 4}')
+    page = write_report(run.path).read_text()
+    assert "Proxy fidelity" in page and "<td>kendall_tau</td><td>1.0</td>" in page
+    assert len(images(page)) >= 5
+
+
 def test_report_of_a_grid_run(tmp_path):
     from nas.grid import grid_parts
 
