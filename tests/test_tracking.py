@@ -15,6 +15,8 @@ from nas.report import write_report
 from nas.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
+# MLflow's own SQLAlchemy use warns about itself; nothing this project can change
+pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy")
 QUICK = ["budget.num_samples=3", "budget.max_concurrent=2", "proxy.epochs=2",
          "controller.name=random", "controller.options={}",
          "evaluate=tests.instant_evaluator:instant"]
