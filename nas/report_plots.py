@@ -71,12 +71,7 @@ def front_figure(df: pd.DataFrame, x: str, xlabel: str, scale: float = 1.0,
         else:
             ax.scatter([ref_x / scale], [ref_acc], marker="*", s=160, color="k", zorder=3,
                        label=name)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("proxy top-1 accuracy")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, xlabel, "proxy top-1 accuracy", legend=True)
 
 
 def best_so_far_figure(df: pd.DataFrame, start: float):
@@ -117,12 +112,7 @@ def rewards_over_time_figure(df: pd.DataFrame, start: float):
         if without.any():
             ax.scatter(when[without], np.full(int(without.sum()), low), marker="x",
                        color=color, label=f"{status}, no reward ({int(without.sum())})")
-    ax.set_xlabel(label)
-    ax.set_ylabel("reward")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, label, "reward", legend=True)
 
 
 def decision_figure(names: Sequence[str], choices: Sequence[Sequence[object]],
@@ -172,12 +162,7 @@ def grid_figure(df: pd.DataFrame, base_flops: float, metric: str):
                              scored["gamma"]):
         ax.annotate(f"{a:g}/{b:g}/{g:g}", (r, y), fontsize=6, xytext=(3, 3),
                     textcoords="offset points")
-    ax.set_xlabel("FLOPs / base FLOPs")
-    ax.set_ylabel(metric)
-    ax.set_title("grid points (alpha/beta/gamma)", fontsize=9)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "FLOPs / base FLOPs", metric, "grid points (alpha/beta/gamma)")
 
 
 def scatter_figure(df: pd.DataFrame, x: str, y: str, title: str):
@@ -189,9 +174,17 @@ def scatter_figure(df: pd.DataFrame, x: str, y: str, title: str):
     if len(data):
         low, high = float(data.min().min()), float(data.max().max())
         ax.plot([low, high], [low, high], "--", color="C7", lw=1)
-    ax.set_xlabel(x)
-    ax.set_ylabel(y)
-    ax.set_title(title, fontsize=9)
+    return _finish(fig, ax, x, y, title)
+
+
+def _finish(fig, ax, xlabel: str, ylabel: str, title: str = "", legend: bool = False):
+    """Labels, a light grid, the legend if asked, tight margins: every one-panel figure."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
+    if legend:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
