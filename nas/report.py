@@ -25,6 +25,7 @@ from nas.run_dir import SCORED, RunDir
 from objectives import FLOPS_CONVENTION, analytic_flops
 from search_space import Arch, load_space
 from search_space.errors import SpecError
+from search_space.timm_format import timm_arch_def
 
 TOP_K = 10
 
@@ -183,13 +184,22 @@ def top_table(view: RunView, k: int = TOP_K) -> str:
             "reward", "timm block strings"]
     rows = []
     for rank, row in enumerate(best.itertuples(), 1):
-        strings = " ".join(block_strings(Arch.from_yaml(row.arch)))
+        strings = timm_strings(Arch.from_yaml(row.arch))
         cells = [rank, row.trial_id, row.status, f"{row.accuracy:.4f}",
                  f"{row.flops / 1e6:,.1f}", f"{row.params / 1e6:.2f}",
                  *(_number(getattr(row, c)) for c in extra), f"{row.reward:.4f}",
                  f"<code>{html.escape(strings)}</code>"]
         rows.append(cells)
     return _html_table(head, rows, escape_last=False)
+
+
+def timm_strings(arch: Arch) -> str:
+    """timm's `arch_def` of `arch`, flattened; the same notation, flagged, where timm would
+    build a different network (search_space.timm_format says why)."""
+    try:
+        return " ".join(s for stage in timm_arch_def(arch) for s in stage)
+    except SpecError as err:
+        return " ".join(block_strings(arch)) + f" (not exact in timm: {err.reason})"
 
 
 def cost_table(view: RunView) -> str:
@@ -250,8 +260,8 @@ def render(view: RunView, top_k: int = TOP_K) -> str:
     for heading, img in figures(view):
         parts += [f"<h2>{html.escape(heading)}</h2>", img]
     parts += [f"<h2>Top {top_k} by reward</h2>",
-              "<p>timm block strings: <code>nas.export.block_strings</code> (timm's "
-              "<code>arch_def</code> notation, one string per stage).</p>",
+              "<p>timm block strings: timm's <code>arch_def</code>, one string per stage "
+              "(<code>search_space.timm_format.timm_arch_def</code>).</p>",
               top_table(view, top_k),
               "<h2>Cost</h2>", cost_table(view),
               "<h2>Config</h2>",

@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from nas.ray_session import ray_session
 from nas.run_dir import RunDir
 from nas.tracking import check_installed, tracking_callbacks
 from nas.trial import TrialSetup, load_evaluator, run_trial
+from nas.weights_keeper import WeightsKeeper
 from objectives import analytic_flops
 from search_space import SearchSpace, load_space
 
@@ -61,9 +63,16 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         run = RunDir.create(output or default_output(config), config.to_yaml())
         (run.path / "reference.yaml").write_text(space.reference.to_yaml())
     resources = (config.resources.cpu, config.resources.gpu)
+    keeper = (WeightsKeeper(run.path, config.keep_weights, run.rows() if resume else [])
+              if config.keep_weights else None)
+
+    def on_row(row: dict[str, Any]) -> None:
+        watch.on_row(row)  # the trial's line, and the live progress line on a terminal
+        if keeper is not None:
+            keeper.offer(row)
+
     ledger = Ledger(controller, space, run, budget, config.objective, resources,
-                    epochs=config.proxy.epochs,
-                    on_row=lambda row: watch.on_row(row))
+                    epochs=config.proxy.epochs, on_row=on_row)
     if resume:
         ledger.restore()
     if ledger.remaining == 0:
@@ -99,7 +108,8 @@ def _fit(config: SearchConfig, run: RunDir, ledger: Ledger, reference_resolution
     from ray import tune
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no Tune tables
-    setup = TrialSetup(config.proxy, config.objective, config.evaluate, reference_resolution)
+    setup = TrialSetup(config.proxy, config.objective, config.evaluate, reference_resolution,
+                       weights_dir=str(run.path.resolve()) if config.keep_weights else None)
     trainable = tune.with_resources(tune.with_parameters(run_trial, setup=setup),
                                     {"cpu": config.resources.cpu, "gpu": config.resources.gpu})
     storage = (run.path / "ray").resolve()
