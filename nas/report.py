@@ -137,7 +137,10 @@ def figures(view: RunView) -> list[tuple[str, str]]:
 
 def _decision_section(view: RunView) -> tuple[str, str] | None:
     """What the controller learned: option shares in the first vs the last quarter."""
-    space = load_space(view.config.space)
+    try:
+        space = load_space(view.config.space)
+    except SpecError:  # the space file moved since the search: report the rest
+        return None
     tokens = [t for t in view.proposals["tokens"] if isinstance(t, (list, np.ndarray))]
     matrix = np.array([list(t) for t in tokens if len(t) == len(space.decisions)], dtype=int)
     if not len(matrix):
