@@ -74,8 +74,6 @@ class LatencySetup:
         if self.backend == "onnxruntime" and (self.device != "cpu" or self.dtype != "float32"
                                               or self.channels_last):
             raise SpecError("backend", self.backend, "times float32 NCHW on the CPU only")
-        if self.device.startswith("cuda") and not torch.cuda.is_available():
-            raise SpecError("device", self.device, "no CUDA device is visible here")
         if self.clock not in CLOCKS or (self.clock == "cpu" and (self.device != "cpu"
                                                                   or self.threads != 1)):
             raise SpecError("clock", self.clock, "must be wall, or cpu with device cpu and "
@@ -104,6 +102,8 @@ class Latency:
 def device_name(device: str) -> str:
     """The CPU model or the GPU name: what makes a latency number comparable."""
     if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise SpecError("device", device, "no CUDA device is visible here")
         return torch.cuda.get_device_name(torch.device(device))
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -136,6 +136,8 @@ def _onnxruntime():
 
 def _prepare(module: nn.Module, shape: tuple[int, ...], setup: LatencySetup
              ) -> tuple[nn.Module, torch.Tensor]:
+    if setup.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SpecError("device", setup.device, "no CUDA device is visible here")
     fmt = torch.channels_last if setup.channels_last else torch.contiguous_format
     module = module.eval().to(setup.device, DTYPES[setup.dtype], memory_format=fmt)
     x = torch.randn(shape).to(setup.device, DTYPES[setup.dtype], memory_format=fmt)
