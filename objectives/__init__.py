@@ -4,7 +4,7 @@ from objectives.analytic import Counts, analytic_counts, analytic_flops, analyti
 from objectives.datasets import ProxyData, load_dataset
 from objectives.flops import FLOPS_CONVENTION, fvcore_flops, torch_params
 from objectives.latency import Latency, LatencySetup, measure_arch, measure_module
-from objectives.latency_table import LatencyTable, validate
+from objectives.latency_table import LatencyTable
 from objectives.proxy import ProxyConfig, ProxyResult, train_proxy
 from objectives.reward import absolute_reward, deployment_flops, mnas_reward, mnas_reward_hard
 from search_space import Arch
@@ -48,5 +48,4 @@ __all__ = [
     "mnas_reward_hard",
     "torch_params",
     "train_proxy",
-    "validate",
 ]

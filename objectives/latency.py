@@ -17,6 +17,7 @@ import functools
 import platform
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,7 +156,9 @@ def _onnx_call(module: nn.Module, x: torch.Tensor, threads: int):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.onnx"
         # TorchScript exporter: needs no onnxscript, and these plain conv nets export cleanly
-        torch.onnx.export(module, (x,), str(path), input_names=["x"], dynamo=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(module, (x,), str(path), input_names=["x"], dynamo=False)
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

@@ -288,21 +288,22 @@ class Validation:
 
 
 def validate(space: SearchSpace, n: int, table: LatencyTable, seed: int = 0,
-             progress: Callable[[str], None] | None = None) -> Validation:
+             progress: Callable[[str, int, int], None] | None = None) -> Validation:
     """Predict and measure `n` seeded samples of `space`; compare.
 
-    All predictions are filled first, so the end-to-end timings run back to back.
+    The table is filled first (`progress("parts", done, total)`), then the end-to-end timings
+    run back to back (`progress("archs", done, total)`).
     """
     rng = np.random.default_rng(seed)
     archs = [space.sample(rng) for _ in range(n)]
     table.fill([p for arch in archs for p in table.parts(arch)],
-               progress and (lambda done, total: progress(f"timed part {done}/{total}")))
+               progress and (lambda done, total: progress("parts", done, total)))
     rows = []
     for i, arch in enumerate(archs, 1):
         measured = measure_arch(arch, table.setup, table.resolution, table.num_classes)
         rows.append((arch.name, table.predict(arch), measured.median_ms))
         if progress:
-            progress(f"measured arch {i}/{n}")
+            progress("archs", i, n)
     errors = np.array([abs(p / m - 1) for _, p, m in rows])
     return Validation(n, float(np.mean(errors <= 0.10)), float(100 * errors.mean()),
                       tuple(rows))

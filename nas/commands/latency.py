@@ -89,16 +89,24 @@ def _space(args: argparse.Namespace, setup) -> int:
     space = load_space(args.space)
     table = LatencyTable(setup, args.cache_dir, args.resolution)
     start = time.perf_counter()
-    with tqdm(disable=args.json, unit="part", leave=False) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
+    bars: dict[str, tqdm] = {}
 
+    def progress(what: str, done: int, total: int) -> None:
+        bar = bars.get(what)
+        if bar is None:
+            bar = bars[what] = tqdm(total=total, unit=what[:-1], desc=f"timing {what}",
+                                    leave=False, disable=args.json)
+        bar.update(done - bar.n)
+
+    try:
         if args.validate is None:
-            timed = table.fill(space_parts(space, args.resolution), progress)
+            timed = table.fill(space_parts(space, args.resolution),
+                               lambda done, total: progress("parts", done, total))
         else:
-            result = validate(space, args.validate, table, args.seed,
-                              lambda line: bar.set_description(line))
+            result = validate(space, args.validate, table, args.seed, progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
     seconds = time.perf_counter() - start
     if args.validate is None:
         summary = {"space": space.name, "parts": len(table.entries), "timed": timed,
