@@ -46,6 +46,7 @@ class LatencyConfig:
     threads: int = 1
     backend: str = "torch"
     clock: str = "wall"
+    min_run_time: float = 0.5  # seconds of timed calls per block
     predict: str = "lut"
     cache_dir: str | None = None  # default ~/.cache/nas-search/latency
 
@@ -58,7 +59,8 @@ class LatencyConfig:
         """The `objectives.LatencySetup` this section describes."""
         from objectives.latency import LatencySetup
 
-        return LatencySetup(self.device, self.batch, self.threads, self.backend, clock=self.clock)
+        return LatencySetup(self.device, self.batch, self.threads, self.backend, clock=self.clock,
+                            min_run_time=self.min_run_time)
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class ObjectiveConfig:
 
     def score(self, row: dict[str, Any]) -> float:
         """The reward of a journaled row (a scored one: its accuracy is a finite number)."""
-        return self.reward(row["accuracy"], row["flops"])
+        return self.reward(row["accuracy"], row[self.column])
 
 
 @dataclass(frozen=True)

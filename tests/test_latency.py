@@ -255,3 +255,48 @@ def test_bad_input_is_one_line_exit_2_in_a_process():
     assert out.returncode == 2, out.stderr
     assert out.stderr.strip() == ("nas-search latency: error: --backend = 'tflite': must be one "
                                   "of torch, onnxruntime")
+
+
+# --- a search on latency -----------------------------------------------------------------------
+
+MICRO_SPACE = TINY_SPACE.replace("op: [conv, mbconv1, mbconv6]", "op: [mbconv1, mbconv6]") \
+    .replace("kernel: [3, 5]", "kernel: [3]").replace("se: [0.0, 0.25]", "se: [0.0]") \
+    .replace("skip: [id, none]", "skip: [id]").replace("width_multipliers: [0.5, 1.0]",
+                                                       "width_multipliers: [1.0]") \
+    .replace("layer_deltas: [0, 1]", "layer_deltas: [0]")
+
+
+def test_search_on_latency_scores_rows_by_their_table_latency(ray_local, tmp_path, capsys):
+    from nas import load_config, load_results, search
+    from nas.cli import main
+
+    space = tmp_path / "micro.yaml"
+    space.write_text(MICRO_SPACE)
+    cache = tmp_path / "cache"
+    config = load_config("demo", [
+        f"space={space}", "controller.name=random", "controller.options={}",
+        "budget.num_samples=3", "budget.max_concurrent=2", "proxy.resolution=16",
+        "proxy.train_size=64", "proxy.val_size=32", "proxy.batch_size=32",
+        "objective.metric=latency", "objective.target=0.5", "objective.kind=absolute",
+        "objective.beta=-0.2", "objective.latency.min_run_time=0.01",
+        f"objective.latency.cache_dir={cache}"])
+    lines: list[str] = []
+    run = search(config, tmp_path / "run", progress=lines.append)
+    assert any(line.startswith("timing 6 blocks") for line in lines)  # the actor's build
+
+    df = load_results(run.path)
+    assert len(df) == 3 and set(df["status"]) == {"ok"}
+    table = LatencyTable(config.objective.latency.setup(), cache)
+    assert len(table.entries) == 6  # the whole micro space, built once, on disk
+    for row in df.itertuples():
+        assert row.latency_ms == pytest.approx(table.lookup(Arch.from_yaml(row.arch)))
+        assert row.reward == pytest.approx(row.accuracy - 0.2 * abs(row.latency_ms / 0.5 - 1))
+        assert json.loads(row.latency_fingerprint) == table.fingerprint
+
+    capsys.readouterr()
+    assert main(["pareto", str(run.path), "--x", "latency_ms"]) == 0
+    assert "latency ms" in capsys.readouterr().out
+    out = tmp_path / "best.yaml"
+    assert main(["export", str(run.path), "--out", str(out)]) == 0
+    header = out.read_text().splitlines()[1]
+    assert header.startswith("# latency ") and '"threads": 1' in header
