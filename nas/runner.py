@@ -61,7 +61,7 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
     table = latency_table(config) if config.objective.metric == "latency" else None
     ledger = Ledger(controller, space if table is None else WithLatency(space, table), run,
                     budget, config.objective, resources,
-                    epochs=config.proxy.epochs,
+                    epochs=config.proxy.epochs,  # the line reads the ledger's counts:
                     on_row=lambda row: progress(trial_line(row, ledger)))
     if resume:
         ledger.restore()
