@@ -14,7 +14,7 @@ from typing import Any
 
 from objectives.latency import LatencySetup
 from objectives.latency_table import LatencyTable, Part, arch_parts, space_parts
-from search_space import Arch, SearchSpace
+from search_space import Arch, SearchSpace, SpecError
 
 
 def table_parts(space: Any, num_classes: int = 1000) -> list[Part]:
@@ -41,6 +41,9 @@ def device_resources(setup: LatencySetup) -> dict[str, float]:
     import ray
 
     if setup.device.startswith("cuda"):
+        if not ray.cluster_resources().get("GPU"):
+            raise SpecError("objective.latency.device", setup.device, "the Ray cluster has no "
+                            "GPU to time on")
         return {"num_gpus": 1, "num_cpus": 1}
     cpus = max((node["Resources"].get("CPU", 0) for node in ray.nodes() if node["Alive"]),
                default=1)

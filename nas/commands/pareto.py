@@ -39,9 +39,12 @@ def main(args: argparse.Namespace) -> int:
         raise SpecError("--x", x, "this run recorded no such column (search with "
                         "objective.metric: latency for latency_ms)")
     front = pareto_front(df, x=x)
-    cost = "latency_ms" if objective.metric == "latency" else "FLOPs"
-    print(f"Pareto front of {len(df)} trials over {x}; reward = ACC x ({cost} / {target:,g}) ^ "
-          f"{w:g} ({kind}); FLOPs = {FLOPS_CONVENTION}")
+    cost = (f"latency_ms / {target:g}" if objective.metric == "latency"
+            else f"FLOPs / {target:,.0f}")
+    formula = (f"ACC + {objective.beta:g} x |{cost} - 1|" if kind == "absolute"
+               else f"ACC x ({cost}) ^ {w:g}")
+    print(f"Pareto front of {len(df)} trials over {x}; reward = {formula} ({kind}); "
+          f"FLOPs = {FLOPS_CONVENTION}")
     print(front_table(front))
     if args.csv:
         front.to_csv(args.csv, index=False)
