@@ -41,3 +41,9 @@ def write_arch(arch: Arch, out: str | Path, row: pd.Series | None = None) -> Pat
                        f"{row.get('latency_fingerprint')}\n")
     out.write_text(header + arch.to_yaml())
     return out
+
+
+def kept_weights(run_dir: str | Path, row: pd.Series) -> Path | None:
+    """The weights `keep_weights` kept for this trial (RUN_DIR/weights/TRIAL_ID.pt), if any."""
+    path = Path(run_dir) / "weights" / f"{row['trial_id']}.pt"
+    return path if path.is_file() else None

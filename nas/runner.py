@@ -20,6 +20,7 @@ from nas.ray_searcher import ControllerSearcher
 from nas.ray_session import ray_session
 from nas.run_dir import RunDir
 from nas.trial import TrialSetup, load_evaluator, run_trial
+from nas.weights_keeper import WeightsKeeper
 from objectives import LatencyTable, analytic_flops
 from search_space import SearchSpace, load_space
 
@@ -58,11 +59,18 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         run = RunDir.create(output or default_output(config), config.to_yaml())
         (run.path / "reference.yaml").write_text(space.reference.to_yaml())
     resources = (config.resources.cpu, config.resources.gpu)
+    keeper = (WeightsKeeper(run.path, config.keep_weights, run.rows() if resume else [])
+              if config.keep_weights else None)
+
+    def on_row(row: dict[str, Any]) -> None:
+        progress(trial_line(row, ledger))  # the line reads the ledger's counts
+        if keeper is not None:
+            keeper.offer(row)
+
     table = latency_table(config) if config.objective.metric == "latency" else None
     ledger = Ledger(controller, space if table is None else WithLatency(space, table), run,
-                    budget, config.objective, resources,
-                    epochs=config.proxy.epochs,  # the line reads the ledger's counts:
-                    on_row=lambda row: progress(trial_line(row, ledger)))
+                    budget, config.objective, resources, epochs=config.proxy.epochs,
+                    on_row=on_row)
     if resume:
         ledger.restore()
     if ledger.remaining == 0:
@@ -116,7 +124,8 @@ def _fit(config: SearchConfig, run: RunDir, ledger: Ledger, reference_resolution
     from ray import tune
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no Tune tables
-    setup = TrialSetup(config.proxy, config.objective, config.evaluate, reference_resolution)
+    setup = TrialSetup(config.proxy, config.objective, config.evaluate, reference_resolution,
+                       weights_dir=str(run.path.resolve()) if config.keep_weights else None)
     trainable = tune.with_resources(tune.with_parameters(run_trial, setup=setup),
                                     {"cpu": config.resources.cpu, "gpu": config.resources.gpu})
     storage = (run.path / "ray").resolve()
