@@ -86,6 +86,8 @@ class WithLatency:
         self.fingerprint = json.dumps(table.fingerprint, sort_keys=True)
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # not set yet (unpickling): no recursion through _space
+            raise AttributeError(name)
         return getattr(self._space, name)
 
     def latency_ms(self, arch: Arch) -> float:
