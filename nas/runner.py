@@ -14,6 +14,7 @@ import controllers
 from controllers import AskTell
 from nas.config import SearchConfig, check_reachable
 from nas.grid import GridSpace, grid_parts
+from nas.latency_actor import WithLatency, build_table, table_parts
 from nas.ledger import Ledger
 from nas.progress import TrialProgress
 from nas.ray_searcher import ControllerSearcher
@@ -22,7 +23,7 @@ from nas.run_dir import RunDir
 from nas.tracking import check_installed, tracking_callbacks
 from nas.trial import TrialSetup, load_evaluator, run_trial
 from nas.weights_keeper import WeightsKeeper
-from objectives import analytic_flops
+from objectives import LatencyTable, analytic_flops
 from search_space import SearchSpace, load_space
 
 
@@ -71,8 +72,10 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         if keeper is not None:
             keeper.offer(row)
 
-    ledger = Ledger(controller, space, run, budget, config.objective, resources,
-                    epochs=config.proxy.epochs, on_row=on_row)
+    table = latency_table(config) if config.objective.metric == "latency" else None
+    ledger = Ledger(controller, space if table is None else WithLatency(space, table), run,
+                    budget, config.objective, resources, epochs=config.proxy.epochs,
+                    on_row=on_row)
     if resume:
         ledger.restore()
     if ledger.remaining == 0:
@@ -83,6 +86,8 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
                           desc=config.name, live=live, out=progress)
     try:
         with watch, ray_session(config.address):
+            if table is not None:  # alone on the device, before any trial starts
+                build_table(table, table_parts(space, config.objective.num_classes), progress)
             _fit(config, run, ledger, space.reference.resolution)
     finally:
         run.write_tables()
@@ -91,6 +96,13 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         progress(f"stopped with {ledger.remaining} of {budget} trials to go; continue with "
                  f"`nas-search resume {run.path}`")
     return run
+
+
+def latency_table(config: SearchConfig) -> LatencyTable:
+    """The search's latency table (read from its cache; `build_table` fills what is missing)."""
+    latency = config.objective.latency
+    return LatencyTable(latency.setup(), latency.cache_dir,
+                        num_classes=config.objective.num_classes)
 
 
 def _parts(config: SearchConfig) -> tuple[SearchSpace | GridSpace, AskTell, int]:
