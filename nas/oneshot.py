@@ -11,6 +11,7 @@ as in a proxy search, and `resume` requeues the batches that were in flight.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -53,7 +54,10 @@ def trained_supernet(config: SearchConfig, run: RunDir, space: SearchSpace,
                  f"{entry['seconds']:.1f}s")
 
     resources = (config.resources.cpu, config.resources.gpu)
-    return fit_supernet(space, config.proxy, cfg, checkpoint, resources, on_epoch=on_epoch)
+    # one torch thread per CPU asked for, as trials get: more threads than free cores spin
+    threads = config.proxy.threads or max(1, int(resources[0]))
+    proxy = dataclasses.replace(config.proxy, threads=threads)
+    return fit_supernet(space, proxy, cfg, checkpoint, resources, on_epoch=on_epoch)
 
 
 class SupernetScorer:

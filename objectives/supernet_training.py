@@ -34,6 +34,7 @@ from objectives.analytic import analytic_flops
 from objectives.datasets import ProxyData, load_dataset
 from objectives.proxy import (
     ProxyConfig,
+    _threads,
     batches,
     evaluate,
     lr_at,
@@ -158,6 +159,13 @@ def train_supernet(space: SearchSpace, proxy: ProxyConfig, cfg: SupernetConfig,
     """
     warmup = proxy.warmup_epochs if proxy.warmup_epochs < cfg.epochs else 0.0
     recipe = dataclasses.replace(proxy, epochs=cfg.epochs, warmup_epochs=warmup)
+    with _threads(recipe.threads):
+        return _train(space, recipe, cfg, checkpoint, data, parallel, on_epoch)
+
+
+def _train(space: SearchSpace, recipe: ProxyConfig, cfg: SupernetConfig,
+           checkpoint: Path | None, data: ProxyData | None, parallel: Parallel,
+           on_epoch: Callable[[dict[str, Any]], None] | None) -> Supernet:
     data = load_dataset(recipe) if data is None else data
     rt = make_runtime(recipe)
     torch.manual_seed(recipe.seed)
