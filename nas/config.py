@@ -21,6 +21,7 @@ from nas.grid import GridConfig
 from nas.schema import from_data, to_data
 from objectives import ProxyConfig
 from search_space.errors import SpecError
+from search_space.yaml_file import parse_yaml, read_yaml
 
 CONFIG_VERSION = 1
 
@@ -153,10 +154,7 @@ def config_path(name_or_path: str) -> Path:
 def load_config(name_or_path: str = "demo", overrides: list[str] = ()) -> SearchConfig:
     """Read, override and validate an experiment config."""
     path = config_path(name_or_path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise SpecError("(file)", str(path), f"not valid YAML: {err.problem}", str(path)) from None
+    data = read_yaml(path, "config")
     data = {} if data is None else data
     for item in overrides:
         data = apply_override(data, item)
@@ -185,10 +183,7 @@ def apply_override(data: Any, item: str) -> dict:
         raise SpecError("--set", item, "must be key=value, e.g. proxy.epochs=3")
     if not isinstance(data, dict):
         raise SpecError("(top level)", data, "a config must be a YAML mapping")
-    try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        value = raw
+    value = parse_yaml(raw, f"--set {key}")
     node, *parts = key.split(".")
     data = dict(data)
     cursor = data

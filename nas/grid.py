@@ -19,6 +19,7 @@ import yaml
 
 from search_space import Arch, load_arch, scale
 from search_space.errors import SpecError
+from search_space.yaml_file import read_yaml
 
 
 @dataclass(frozen=True)
@@ -139,12 +140,7 @@ def write_coefficients(path: str | Path, alpha: float, beta: float, gamma: float
 def read_coefficients(path: str | Path) -> tuple[float, float, float]:
     """(alpha, beta, gamma) from a coefficients YAML (as `nas-search grid` writes it)."""
     path = Path(path)
-    if not path.is_file():
-        raise SpecError("--coefficients", str(path), "no such file")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
-        raise SpecError("(file)", str(path), "not valid YAML", str(path)) from None
+    data = read_yaml(path, "--coefficients")
     if not isinstance(data, dict):
         raise SpecError("(top level)", data, "must be a mapping of alpha, beta, gamma", str(path))
     values = []

@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from search_space.errors import SpecError
+from search_space.yaml_file import parse_yaml, read_yaml
 
 BLOCKS = ("mbconv", "conv")
 KERNELS = (1, 3, 5, 7)
@@ -194,29 +195,19 @@ class Arch:
     @classmethod
     def from_yaml(cls, text_or_path: str | Path) -> Arch:
         """Parse a block table from YAML text or a path to a YAML file (safe loader only)."""
-        text, source = _read(text_or_path)
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f"line {mark.line + 1}" if mark else "file"
-            raise SpecError(where, text.splitlines()[mark.line] if mark else "...",
-                            "not valid YAML", source) from None
-        return cls.from_dict(data, source)
+        if _is_path(text_or_path):
+            source = str(text_or_path)
+            return cls.from_dict(read_yaml(text_or_path), source)
+        return cls.from_dict(parse_yaml(text_or_path))
 
 
 def _scalar(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...").strip()
 
 
-def _read(text_or_path: str | Path) -> tuple[str, str | None]:
-    if isinstance(text_or_path, Path) or ("\n" not in text_or_path and
-                                          text_or_path.endswith((".yaml", ".yml"))):
-        path = Path(text_or_path)
-        if not path.is_file():
-            raise SpecError("path", str(path), "no such file")
-        return path.read_text(encoding="utf-8", errors="replace"), str(path)  # binary: YAML error
-    return text_or_path, None
+def _is_path(text_or_path: str | Path) -> bool:
+    return isinstance(text_or_path, Path) or ("\n" not in text_or_path and
+                                              text_or_path.endswith((".yaml", ".yml")))
 
 
 def _stage_from_dict(i: int, row: Any) -> Stage:

@@ -29,12 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from search_space.arch import KERNELS, SKIPS, Arch, Stage
 from search_space.errors import SpecError
 from search_space.presets import PRESETS
 from search_space.scaling import round_filters
+from search_space.yaml_file import read_yaml
 
 # Order of a stage's decisions, hence of its tokens.
 DECISION_FIELDS = ("op", "kernel", "se", "skip", "width", "layers")
@@ -262,16 +261,7 @@ def parse_space(data: Any) -> SpaceSpec:
 
 def read_space(path: Path) -> SpaceSpec:
     """Read and validate a space file (safe YAML loader); errors name the file."""
-    if not path.is_file():
-        raise SpecError("space", str(path), "no such file")
-    text = path.read_text(encoding="utf-8", errors="replace")  # binary: a YAML error
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
-        where = f"line {mark.line + 1}" if mark else "file"
-        raise SpecError(where, line, "not valid YAML", str(path)) from None
+    data = read_yaml(path, "space")
     try:
         return parse_space(data)
     except SpecError as err:
