@@ -8,7 +8,6 @@ value, raised before Ray starts.
 from __future__ import annotations
 
 import dataclasses
-import math
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,10 @@ import experiments
 from nas.grid import GridConfig
 from nas.schema import from_data, to_data
 from objectives import ProxyConfig
+from objectives.reward import TARGET_FLOPS, W
+from search_space.arch import MAX_CLASSES
 from search_space.errors import SpecError
+from search_space.validators import choice, integer, number, positive
 from search_space.yaml_file import parse_yaml, read_yaml
 
 CONFIG_VERSION = 1
@@ -38,20 +40,16 @@ class ControllerConfig:
 class ObjectiveConfig:
     """MnasNet's reward ACC * (FLOPs / target) ** w; `hard` is the alpha=0, beta=-1 form."""
 
-    target: float = 400e6
-    w: float = -0.07
+    target: float = TARGET_FLOPS
+    w: float = W
     kind: str = "soft"
     num_classes: int = 1000  # deployment classes: FLOPs are counted for the deployed model
 
     def __post_init__(self) -> None:
-        if not 0 < self.target < math.inf:
-            raise SpecError("target", self.target, "must be a finite number > 0 multiply-adds")
-        if not math.isfinite(self.w):
-            raise SpecError("w", self.w, "must be a finite number")
-        if self.kind not in ("soft", "hard"):
-            raise SpecError("kind", self.kind, "must be soft or hard")
-        if self.num_classes < 1:
-            raise SpecError("num_classes", self.num_classes, "must be >= 1")
+        positive("target", self.target)
+        number("w", self.w)
+        choice("kind", self.kind, ("soft", "hard"))
+        integer("num_classes", self.num_classes, 1, MAX_CLASSES)
 
     def reward(self, accuracy: float, flops: float) -> float:
         """The reward of one candidate; re-scoring needs only its accuracy and FLOPs."""
@@ -68,8 +66,7 @@ class BudgetConfig:
 
     def __post_init__(self) -> None:
         for name in ("num_samples", "max_concurrent"):
-            if getattr(self, name) < 1:
-                raise SpecError(name, getattr(self, name), "must be >= 1")
+            integer(name, getattr(self, name), 1)
 
 
 @dataclass(frozen=True)
@@ -80,9 +77,8 @@ class ResourcesConfig:
     gpu: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.cpu <= 0 or self.gpu < 0:
-            raise SpecError("cpu" if self.cpu <= 0 else "gpu",
-                            self.cpu if self.cpu <= 0 else self.gpu, "must be positive")
+        positive("cpu", self.cpu)  # NaN or inf would leave every trial waiting forever
+        number("gpu", self.gpu, 0.0)
 
 
 @dataclass(frozen=True)
@@ -94,10 +90,8 @@ class EarlyStoppingConfig:
     reduction_factor: int = 2
 
     def __post_init__(self) -> None:
-        if self.grace_period < 1 or self.reduction_factor < 2:
-            raise SpecError("reduction_factor" if self.grace_period >= 1 else "grace_period",
-                            self.reduction_factor if self.grace_period >= 1
-                            else self.grace_period, "grace_period >= 1, reduction_factor >= 2")
+        integer("grace_period", self.grace_period, 1)
+        integer("reduction_factor", self.reduction_factor, 2)
 
 
 @dataclass(frozen=True)
@@ -120,6 +114,7 @@ class SearchConfig:
     evaluate: str | None = None  # "module:function" replacing proxy training (see README)
 
     def __post_init__(self) -> None:
+        _check_name(self.name)
         if self.version != CONFIG_VERSION:
             raise SpecError("version", self.version, f"this nas-search reads version "
                             f"{CONFIG_VERSION}")
@@ -137,6 +132,14 @@ class SearchConfig:
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(to_data(self), sort_keys=False)
+
+
+def _check_name(name: str) -> None:
+    """`name` becomes a folder under the output root: one plain folder name, nothing more."""
+    if (not name or name in (".", "..") or any(c in name for c in "/\\\0")
+            or not name.isprintable()):
+        raise SpecError("name", name, "must be a plain folder name (no '/', '..' or control "
+                        "characters): runs go in runs/NAME-TIMESTAMP")
 
 
 def config_path(name_or_path: str) -> Path:

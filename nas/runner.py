@@ -11,8 +11,9 @@ from typing import Any
 import numpy as np
 
 import controllers
-from nas.config import SearchConfig, check_reachable
+from nas.config import SearchConfig
 from nas.grid import grid_parts
+from nas.preflight import check_cluster, preflight
 from nas.ray_searcher import ControllerSearcher
 from nas.ray_session import ray_session
 from nas.run_dir import RunDir
@@ -45,7 +46,7 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         resume: continue the search in `output` from its saved state.
         progress: receives one line per finished trial.
     """
-    check_reachable(config)  # everything below fails, if it must, before Ray starts
+    preflight(config)  # everything below fails, if it must, before Ray starts
     if config.evaluate:
         load_evaluator(config.evaluate)
     space, controller, budget = _parts(config)
@@ -65,6 +66,8 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
     run.mark_driver()
     try:
         with ray_session(config.address):
+            if config.address:
+                check_cluster(config)
             _fit(config, run, searcher, space.reference.resolution)
     finally:
         run.write_tables()
@@ -90,10 +93,13 @@ def _fit(config: SearchConfig, run: RunDir, searcher: ControllerSearcher,
          reference_resolution: int) -> None:
     from ray import tune
 
+    from nas.fail_fast import FailFast
+
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no Tune tables
     setup = TrialSetup(config.proxy, config.objective, config.evaluate, reference_resolution)
     trainable = tune.with_resources(tune.with_parameters(run_trial, setup=setup),
                                     {"cpu": config.resources.cpu, "gpu": config.resources.gpu})
+    stopper = FailFast(searcher)
     storage = (run.path / "ray").resolve()
     session = f"session-{len(list(storage.glob('session-*'))) + 1}" if storage.exists() \
         else "session-1"
@@ -104,10 +110,11 @@ def _fit(config: SearchConfig, run: RunDir, searcher: ControllerSearcher,
             max_concurrent_trials=config.budget.max_concurrent, reuse_actors=True,
             scheduler=_scheduler(config), trial_dirname_creator=_trial_dirname),
         run_config=tune.RunConfig(
-            name=session, storage_path=str(storage), verbose=0,
+            name=session, storage_path=str(storage), verbose=0, stop=stopper,
             failure_config=tune.FailureConfig(max_failures=0)),
     )
     tuner.fit()
+    stopper.check()
 
 
 def _trial_dirname(trial) -> str:

@@ -45,7 +45,7 @@ def proxy_evaluate(arch: Arch, proxy: ProxyConfig, report: Report) -> dict[str, 
     """The default evaluation: proxy-train `arch` and measure held-out top-1."""
     from objectives import load_dataset, train_proxy
 
-    data = load_dataset(proxy)  # cached per worker process across reused trials
+    data = load_dataset(proxy.data)  # cached per worker process across reused trials
     result = train_proxy(arch, proxy, data=data, on_epoch=report)
     return {"status": result.status, "reason": result.reason, "accuracy": result.accuracy,
             "epochs": result.epochs, "train_seconds": result.train_seconds}

@@ -23,7 +23,6 @@ Widths from multipliers that round to the same channels, and layer counts below 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ from search_space.arch import KERNELS, SKIPS, Arch, Stage
 from search_space.errors import SpecError
 from search_space.presets import PRESETS
 from search_space.scaling import round_filters
+from search_space.validators import fraction, integer, number, positive
 from search_space.yaml_file import read_yaml
 
 # Order of a stage's decisions, hence of its tokens.
@@ -94,17 +94,8 @@ def _kernel(value: Any) -> int:
     return value
 
 
-def _number(value: Any, low: float, high: float, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        hint = " (YAML reads 4e8 as text: write 4.0e+8)" if isinstance(value, str) else ""
-        raise SpecError("value", value, f"must be a number{hint}")
-    if not low <= value < high or math.isnan(value):
-        raise SpecError("value", value, f"must be {what}")
-    return float(value)
-
-
 def _se(value: Any) -> float:
-    return _number(value, 0.0, 1.0, "in [0, 1)")
+    return fraction("value", value)
 
 
 def _skip(value: Any) -> str:
@@ -114,21 +105,15 @@ def _skip(value: Any) -> str:
 
 
 def _multiplier(value: Any) -> float:
-    if _number(value, 0.0, math.inf, "> 0") == 0.0:
-        raise SpecError("value", value, "must be > 0")
-    return float(value)
+    return positive("value", value)
 
 
-def _integer(value: Any, minimum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError("value", value, "must be an integer")
-    if minimum is not None and value < minimum:
-        raise SpecError("value", value, f"must be >= {minimum}")
-    return value
+def _integer(value: Any) -> int:
+    return integer("value", value)
 
 
 def _positive(value: Any) -> int:
-    return _integer(value, 1)
+    return integer("value", value, 1)
 
 
 CHOICE_CHECKS: dict[str, Callable[[Any], Any]] = {
@@ -224,7 +209,7 @@ def _overrides(value: Any, count: int) -> dict[str, dict[str, tuple]]:
 def parse_band(low: Any, high: Any) -> Band:
     """A (min, max) band of multiply-adds; None leaves that side open."""
     try:
-        band = tuple(None if v is None else _number(v, 0.0, math.inf, ">= 0")
+        band = tuple(None if v is None else number("value", v, 0.0)
                      for v in (low, high))
     except SpecError as err:
         raise SpecError("flops_band", [low, high], err.reason) from None
