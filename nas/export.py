@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from nas.output import write_output
 from nas.results import ranked
 from search_space import Arch
 from search_space.errors import SpecError
@@ -27,14 +28,14 @@ def block_strings(arch: Arch) -> list[str]:
     return [stage.block_string() for stage in arch.stages]
 
 
-def write_arch(arch: Arch, out: str | Path, row: pd.Series | None = None) -> Path:
-    """Write the block table, with a comment header saying where it came from."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+def write_arch(arch: Arch, out: str | Path, row: pd.Series | None = None,
+               protect: Path | None = None) -> Path:
+    """Write the block table, with a comment header saying where it came from; `protect`: a
+    run directory whose files it must not replace."""
     header = ""
     if row is not None:
         header = (f"# trial {row['trial_id']}: accuracy {row['accuracy']:.4f} (proxy), "
                   f"reward {row['reward']:.4f}, {int(row['flops']):,} FLOPs (multiply-adds), "
                   f"{int(row['params']):,} params\n")
-    out.write_text(header + arch.to_yaml())
-    return out
+    text = header + arch.to_yaml()
+    return write_output(out, lambda p: p.write_text(text), "--out", protect)

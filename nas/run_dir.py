@@ -49,8 +49,11 @@ ROW_FIELDS = {"trial_id": TEXT, "status": TEXT, "reason": TEXT, "accuracy": OPTI
 
 def _atomic_write(path: Path, write) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written temp behind
 
 
 class RunDir:
@@ -70,8 +73,12 @@ class RunDir:
         if run.path.exists() and any(run.path.iterdir()):
             raise SpecError("--output", str(path), "exists and is not empty; resume it with "
                             f"`nas-search resume {path}` or choose another --output")
-        run.path.mkdir(parents=True, exist_ok=True)
-        (run.path / "config.yaml").write_text(config_yaml)
+        try:
+            run.path.mkdir(parents=True, exist_ok=True)
+            _atomic_write(run.path / "config.yaml", lambda p: p.write_text(config_yaml))
+        except OSError as err:
+            raise SpecError("--output", str(path), f"cannot write the run directory there "
+                            f"({err.strerror or err})") from None
         return run
 
     @classmethod

@@ -19,7 +19,7 @@ def main(args: argparse.Namespace) -> int:
     from nas.results import load_results
 
     arch, row = trial_arch(load_results(args.run_dir), args.rank)
-    write_arch(arch, args.out, row)
+    write_arch(arch, args.out, row, protect=Path(args.run_dir))
     print(f"trial {row['trial_id']} (rank {args.rank}): accuracy {row['accuracy']:.4f}, "
           f"reward {row['reward']:.4f}, {int(row['flops']):,} FLOPs (multiply-adds), "
           f"{int(row['params']):,} params")
