@@ -1,4 +1,5 @@
-"""Stop a search whose first trials all failed for one shared reason.
+"""Stop a search whose first trials all failed for one shared reason, or whose run directory
+can no longer be written.
 
 A reason every trial shares (data that no trial can load, a broken evaluator, a device that is
 not there) is the config's fault, not the candidates': spending the rest of the budget on it
@@ -22,7 +23,8 @@ class FailFast(Stopper):
     alike; `check` (after the tuner returns) turns that into one error line.
 
     Args:
-        ledger: anything with ``rows`` (every journaled row, in order) and ``budget``.
+        ledger: anything with ``rows`` (every journaled row, in order), ``budget`` and ``run``
+            (its `RunDir`).
     """
 
     def __init__(self, ledger: Any, window: int = WINDOW):
@@ -35,6 +37,8 @@ class FailFast(Stopper):
         return False  # trials are never stopped one by one here
 
     def stop_all(self) -> bool:
+        if self.ledger.run.write_failed is not None:
+            return True
         trained = [r for r in self.ledger.rows[self.start:] if r["status"] != "rejected"]
         first = trained[:self.window]
         if self.reason is None and len(first) == self.window and self.window:
@@ -44,6 +48,8 @@ class FailFast(Stopper):
         return self.reason is not None
 
     def check(self) -> None:
+        if self.ledger.run.write_failed is not None:
+            raise self.ledger.run.write_failed
         if self.reason is not None:
             raise SpecError("trials", self.reason, f"the first {self.window} trials all failed "
                             "with this; stopped early (fix it, then `nas-search resume`)")

@@ -19,6 +19,7 @@ training.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -27,12 +28,13 @@ import socket
 import time
 import zipfile
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 import torch
 
-from search_space.errors import SpecError
+from search_space.errors import RunFailed, SpecError
 
 SCORED = ("ok", "early_stopped")  # statuses that carry an accuracy and a reward
 COLUMNS = ("trial_id", "status", "reason", "accuracy", "flops", "params", "reward",
@@ -64,6 +66,19 @@ class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._tables_at = -float("inf")
+        self.write_failed: RunFailed | None = None  # set once a write failed mid-run
+
+    @contextlib.contextmanager
+    def _writing(self, name: str) -> Iterator[None]:
+        """A failed write (disk full, read-only) is a `RunFailed` saying how to go on; it is
+        also kept in `write_failed`, since Ray Tune logs and swallows errors in callbacks."""
+        try:
+            yield
+        except OSError as err:
+            self.write_failed = RunFailed(
+                f"{self.path / name}: cannot write ({err.strerror or err}); every trial "
+                f"journaled so far is kept: make room, then `nas-search resume {self.path}`")
+            raise self.write_failed from None
 
     @classmethod
     def create(cls, path: str | Path, config_yaml: str) -> RunDir:
@@ -137,7 +152,7 @@ class RunDir:
         most every TABLE_INTERVAL_S (and when the search ends, `write_tables`). `rows`, if
         given, are all rows including this one (saves re-reading the journal).
         """
-        with self.journal.open("a+b") as f:
+        with self._writing(self.journal.name), self.journal.open("a+b") as f:
             f.seek(0, os.SEEK_END)
             if f.tell():  # a torn last line (driver killed mid-write) must not swallow this row
                 f.seek(-1, os.SEEK_END)
@@ -156,13 +171,16 @@ class RunDir:
     def write_tables(self, rows: list[dict[str, Any]] | None = None) -> None:
         self._tables_at = time.monotonic()
         df = self.table(rows)
-        _atomic_write(self.path / "trials.parquet", lambda p: df.to_parquet(p, index=False))
-        _atomic_write(self.path / "trials.csv", lambda p: df.to_csv(p, index=False))
+        with self._writing("trials.parquet"):
+            _atomic_write(self.path / "trials.parquet", lambda p: df.to_parquet(p, index=False))
+        with self._writing("trials.csv"):
+            _atomic_write(self.path / "trials.csv", lambda p: df.to_csv(p, index=False))
 
     # --- search state -------------------------------------------------------------------
 
     def save_state(self, state: dict[str, Any]) -> None:
-        _atomic_write(self.path / "search.pt", lambda p: torch.save(state, p))
+        with self._writing("search.pt"):
+            _atomic_write(self.path / "search.pt", lambda p: torch.save(state, p))
 
     def load_state(self) -> dict[str, Any] | None:
         path = self.path / "search.pt"

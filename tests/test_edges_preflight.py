@@ -3,6 +3,7 @@ fail alike stops early with that reason."""
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import pytest
 
 from edges_cli import cli_error, main_error
 from nas import load_config, search
+from nas.cli import main
 from nas.fail_fast import FailFast
+from nas.run_dir import RunDir
 from nas.preflight import check_resources
 from search_space import SpecError, preset
 
@@ -85,6 +88,7 @@ def test_a_cluster_too_small_for_one_trial() -> None:
 class _Ledger:
     def __init__(self, rows: list[dict], budget: int = 10):
         self.rows, self.budget = rows, budget
+        self.run = RunDir("unused")
 
 
 def _rows(*pairs: tuple[str, str]) -> list[dict]:
@@ -118,7 +122,29 @@ def test_a_search_whose_trials_all_fail_alike_stops_early(ray_local, tmp_path: P
                                          "evaluate=tests.evaluators:broken"])
     with pytest.raises(SpecError, match="licence server unreachable"):
         search(config, tmp_path / "run", progress=lambda line: None)
-    from nas.run_dir import RunDir
-
     rows = [r for r in RunDir(tmp_path / "run").rows() if r["status"] != "rejected"]
     assert 3 <= len(rows) < 8 and {r["status"] for r in rows} == {"failed"}
+
+
+def test_a_full_disk_mid_run_stops_with_exit_1_and_keeps_the_journal(
+        ray_local, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    append = RunDir.append
+
+    def fill_up_after_one(run: RunDir, row: dict, rows: list | None = None) -> None:
+        if run.journal.exists():
+            with run._writing(run.journal.name):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        append(run, row, rows)
+
+    monkeypatch.setattr(RunDir, "append", fill_up_after_one)
+    config = tmp_path / "tiny.yaml"
+    config.write_text(load_config("demo", TINY + ["budget.num_samples=6",
+                                                  "budget.max_concurrent=1"]).to_yaml())
+    out = tmp_path / "run"
+    assert main(["run", str(config), "--output", str(out)]) == 1
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith("nas-search run: error: ") and "No space left on device" in last
+    assert f"nas-search resume {out}" in last
+    assert len(RunDir(out).rows()) == 1  # the journal is intact
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
