@@ -19,7 +19,11 @@ def trial_arch(df: pd.DataFrame, rank: int = 1, by: str = "reward") -> tuple[Arc
         raise SpecError("--rank", rank, f"must be in 1..{len(order)} (scored trials)"
                         if len(order) else "the run has no scored trial yet")
     row = order.iloc[rank - 1]
-    arch = Arch.from_yaml(row["arch"])
+    try:
+        arch = Arch.from_yaml(row["arch"])
+    except SpecError as err:
+        raise SpecError(f"trial {row['trial_id']}: arch.{err.field}", err.value,
+                        f"the journal's block table is damaged ({err.reason})") from None
     return arch.replace(name=arch.name or f"trial-{row['trial_id']}"), row
 
 

@@ -66,6 +66,8 @@ CASES = {
     "NaN accuracy": (_journal_line(1, json.dumps(row("t0", accuracy=float("nan")))), EVERY,
                      "line 1: accuracy"),
     "trials.jsonl is a folder": (_journal_folder, EVERY, "trials.jsonl"),
+    "damaged block table": (_journal_line(3, json.dumps(row("t2", reward=0.9, arch="["))),
+                            ("export",), "trial t2: arch.line 1"),
 }
 
 
