@@ -23,7 +23,7 @@ from objectives.reward import TARGET_FLOPS, W
 from search_space.arch import MAX_CLASSES
 from search_space.errors import SpecError
 from search_space.validators import choice, integer, number, positive
-from search_space.yaml_file import parse_yaml, read_yaml
+from search_space.yaml_file import YamlSyntaxError, parse_yaml, read_yaml
 
 CONFIG_VERSION = 1
 
@@ -186,7 +186,10 @@ def apply_override(data: Any, item: str) -> dict:
         raise SpecError("--set", item, "must be key=value, e.g. proxy.epochs=3")
     if not isinstance(data, dict):
         raise SpecError("(top level)", data, "a config must be a YAML mapping")
-    value = parse_yaml(raw, f"--set {key}")
+    try:
+        value = parse_yaml(raw, f"--set {key}")
+    except YamlSyntaxError:
+        value = raw  # e.g. an IPv6 address [::1]:6379: meant as text
     node, *parts = key.split(".")
     data = dict(data)
     cursor = data

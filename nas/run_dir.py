@@ -44,7 +44,8 @@ COLUMNS = ("trial_id", "status", "reason", "accuracy", "flops", "params", "rewar
 
 # journal fields every row has, and what they must hold
 TEXT, NUMBER, OPTIONAL_NUMBER = "text", "a finite number", "a finite number or null"
-ROW_FIELDS = {"trial_id": TEXT, "status": TEXT, "reason": TEXT, "accuracy": OPTIONAL_NUMBER,
+OPTIONAL_TEXT = "text or null"
+ROW_FIELDS = {"trial_id": TEXT, "status": TEXT, "reason": OPTIONAL_TEXT, "accuracy": OPTIONAL_NUMBER,
               "flops": NUMBER, "params": NUMBER, "reward": OPTIONAL_NUMBER,
               "train_seconds": NUMBER, "cpus": NUMBER, "gpus": NUMBER, "arch": TEXT}
 
@@ -247,9 +248,10 @@ def _check_row(row: Any) -> dict[str, Any]:
         value = row.get(key)
         if key not in row:
             raise SpecError(key, None, "missing")
-        if kind == TEXT and not isinstance(value, str):
-            raise SpecError(key, value, "must be text")
-        if kind != TEXT and not (value is None and kind == OPTIONAL_NUMBER) and not (
+        if kind in (TEXT, OPTIONAL_TEXT):
+            if not (isinstance(value, str) or (value is None and kind == OPTIONAL_TEXT)):
+                raise SpecError(key, value, f"must be {kind}")
+        elif not (value is None and kind == OPTIONAL_NUMBER) and not (
                 isinstance(value, (int, float)) and not isinstance(value, bool)
                 and math.isfinite(value)):
             raise SpecError(key, value, f"must be {kind}")

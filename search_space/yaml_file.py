@@ -20,6 +20,10 @@ MAX_DEPTH = 64  # the deepest real file nests about 4 levels
 MAX_NODES = 1_000_000  # aliases can make a small file expand into a huge tree
 
 
+class YamlSyntaxError(SpecError):
+    """Text that is not YAML at all (as opposed to YAML that is too deep, too large, ...)."""
+
+
 def read_yaml(path: str | Path, field: str = "path") -> Any:
     """The data in the YAML file at `path`; `field` names the option the path came from."""
     path = Path(path)
@@ -48,8 +52,8 @@ def parse_yaml(text: str, source: str | None = None) -> Any:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        raise SpecError(*_where(text, mark), f"not valid YAML: {err.problem or err.context}",
-                        source) from None
+        raise YamlSyntaxError(*_where(text, mark), f"not valid YAML: "
+                              f"{err.problem or err.context}", source) from None
     except yaml.reader.ReaderError as err:  # a control character or a NUL byte
         line = text.count("\n", 0, err.position) + 1
         raise SpecError(f"line {line}", chr(err.character), "control character not allowed "
