@@ -107,9 +107,8 @@ def test_every_verb_names_the_damaged_file(case: str, pristine: Path, tmp_path: 
         assert "weights_only=False" not in line
 
 
-@pytest.mark.parametrize(("verb", "case"), [
-    ("status", "search.pt with objects"), ("pareto", "journal line not JSON"),
-    ("export", "non-numeric accuracy"), ("resume", "journal line lacks a field")])
+@pytest.mark.parametrize(("verb", "case"), [  # the rest run in-process above
+    ("status", "search.pt with objects"), ("resume", "journal line not JSON")])
 def test_through_the_cli(verb: str, case: str, pristine: Path, tmp_path: Path) -> None:
     run = _damaged(pristine, tmp_path, case)
     assert CASES[case][2] in cli_error(*_args(verb, run), run_dir=run)
