@@ -72,6 +72,8 @@ def test_absurd_repeats_and_resolutions(tmp_path: Path,
     assert "repeats = 1000000000: must be <= 100" in main_error(capsys, "flops", str(path))
     assert "resolution = 1000000" in main_error(capsys, "train", "efficientnet-b0",
                                                 "--resolution", "1000000")
+    assert "GiB of memory" in main_error(capsys, "train", "efficientnet-b0", "--resolution",
+                                         "4096")
     assert "--resolution = 1000000" in main_error(capsys, "flops", "efficientnet-b0",
                                                   "--resolution", "1000000")
 

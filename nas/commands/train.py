@@ -48,7 +48,8 @@ def _count_or_fraction(text: str) -> int | float:
 
 
 def main(args: argparse.Namespace) -> int:
-    from objectives import ProxyConfig, analytic_counts, load_dataset, mnas_reward, train_proxy
+    from objectives import (ProxyConfig, analytic_counts, check_dataset, load_dataset,
+                            mnas_reward, train_proxy)
     from objectives.reward import TARGET_FLOPS, W
     from search_space import load_arch
 
@@ -61,6 +62,7 @@ def main(args: argparse.Namespace) -> int:
     args.target = TARGET_FLOPS if args.target is None else args.target
     args.w = W if args.w is None else args.w
     mnas_reward(1.0, counts.flops, args.target, args.w)  # bad target or w: exit before training
+    check_dataset(cfg.data)  # sizes and memory, before decoding anything
     data = load_dataset(cfg.data)
     progress = _Progress(cfg.epochs)
     _say(f"training {arch.name or args.arch} on {data.name}: {len(data.train)} train / "
