@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from search_space.arch import KERNELS, SKIPS, Arch, Stage
+from search_space.arch import KERNELS, MAX_CHANNELS, MAX_REPEATS, SKIPS, Arch, Stage
 from search_space.errors import SpecError
 from search_space.presets import PRESETS
 from search_space.scaling import round_filters
@@ -190,6 +190,15 @@ def _list_source(field: str, own: dict[str, tuple], stage_key: str) -> str:
     return "choices." + {"width": "width_multipliers", "layers": "layer_deltas"}.get(field, field)
 
 
+def _check_bounds(choices: StageChoices, own: dict, stage_key: str) -> None:
+    """Widths and layer counts a block table can hold (a delta of 10^9 is a typo)."""
+    for name, most in (("width", MAX_CHANNELS), ("layers", MAX_REPEATS)):
+        for value in getattr(choices, name):
+            if value > most:
+                raise SpecError(_list_source(name, own, stage_key), value,
+                                f"gives {stage_key} {value} {name}; at most {most:,}")
+
+
 def _check_reference(ref: Stage, choices: StageChoices, own: dict, stage_key: str) -> None:
     for field, value in zip(DECISION_FIELDS, stage_values(ref), strict=True):
         options = getattr(choices, field)
@@ -240,6 +249,7 @@ def parse_space(data: Any) -> SpaceSpec:
         own = overrides.get(f"stage{i}", {})
         choices = _stage_choices(ref, shared, own)
         _check_reference(ref, choices, own, f"stage{i}")
+        _check_bounds(choices, own, f"stage{i}")
         stages.append(choices)
     return SpaceSpec(data["name"], reference, tuple(stages), _band(data.get("flops_band")))
 
