@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ray.tune import Stopper
+from ray.tune.error import TuneError
 
 from search_space.errors import SpecError
 
@@ -46,6 +47,16 @@ class FailFast(Stopper):
             if len(reasons) == 1 and all(r["status"] == "failed" for r in first):
                 self.reason = reasons.pop()
         return self.reason is not None
+
+    def fit(self, tuner: Any) -> None:
+        """`tuner.fit()`, then `check`. Depending on where Tune met our write error, it logs it
+        or re-raises it as a TuneError: either way the error line is ours."""
+        try:
+            tuner.fit()
+        except TuneError:
+            if self.ledger.run.write_failed is None:
+                raise
+        self.check()
 
     def check(self) -> None:
         if self.ledger.run.write_failed is not None:

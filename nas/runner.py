@@ -113,8 +113,7 @@ def _fit(config: SearchConfig, run: RunDir, searcher: ControllerSearcher,
             name=session, storage_path=str(storage), verbose=0, stop=stopper,
             failure_config=tune.FailureConfig(max_failures=0)),
     )
-    tuner.fit()
-    stopper.check()
+    stopper.fit(tuner)
 
 
 def _trial_dirname(trial) -> str:
