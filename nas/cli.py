@@ -15,7 +15,7 @@ from search_space.errors import RunFailed, SpecError
 
 # in the order `--help` lists them
 VERBS = ("run", "resume", "status", "pareto", "export", "grid", "flops", "scale", "space",
-         "train")
+         "train", "prepare-data")
 
 EPILOG = """examples:
   nas-search run                          # the bundled offline demo
@@ -34,7 +34,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     modules = {}
     for verb in VERBS:
-        module = importlib.import_module(f"nas.commands.{verb}")
+        module = importlib.import_module(f"nas.commands.{verb.replace('-', '_')}")
         verb_parser = sub.add_parser(verb, help=module.HELP, description=module.HELP)
         module.add_arguments(verb_parser)
         modules[verb] = module

@@ -19,6 +19,7 @@ import experiments
 from nas.grid import GridConfig
 from nas.schema import from_data, to_data
 from objectives import ProxyConfig
+from objectives.data_cache import is_cache, open_cache
 from objectives.reward import TARGET_FLOPS, W
 from search_space.arch import MAX_CLASSES
 from search_space.errors import SpecError
@@ -57,6 +58,10 @@ class ObjectiveConfig:
 
         alpha, beta = (0.0, -1.0) if self.kind == "hard" else (self.w, self.w)
         return mnas_reward(accuracy, flops, self.target, alpha=alpha, beta=beta)
+
+    def score(self, row: dict[str, Any]) -> float:
+        """The reward of a journaled row (a scored one: its accuracy is a finite number)."""
+        return self.reward(row["accuracy"], row["flops"])
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,7 @@ class SearchConfig:
     grid: GridConfig | None = None  # set: `nas-search grid` scales a base instead of searching
     address: str | None = None  # an existing Ray cluster, host:port; null = local Ray on 127.0.0.1
     evaluate: str | None = None  # "module:function" replacing proxy training (see README)
+    keep_weights: int = 0  # trained weights of the K best trials, under RUN_DIR/weights/
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -121,6 +127,9 @@ class SearchConfig:
         band = self.flops_band
         if band is not None and (len(band) != 2 or not 0 <= band[0] < band[1]):
             raise SpecError("flops_band", list(band), "must be [min, max] with 0 <= min < max")
+        if self.keep_weights < 0 or (self.keep_weights and self.evaluate is not None):
+            raise SpecError("keep_weights", self.keep_weights, "must be >= 0, and 0 with "
+                            "`evaluate` (a custom evaluator trains no weights here)")
         if self.evaluate is not None and ":" not in self.evaluate:
             raise SpecError("evaluate", self.evaluate, "must be 'module:function'")
         if self.proxy.device.startswith("cuda") and self.resources.gpu == 0:
@@ -209,6 +218,9 @@ def check_reachable(config: SearchConfig, timeout: float = 3.0) -> None:
     if dataset != "synthetic" and not Path(dataset).is_dir():
         raise SpecError("proxy.dataset", dataset, "no such folder (use 'synthetic', a CIFAR-10 "
                         "python-batches folder or an ImageFolder tree)")
+    if dataset != "synthetic" and is_cache(dataset):  # verified once here, not in every trial
+        open_cache(dataset).check_resolution(config.proxy.resolution,
+                                             config.proxy.resize_cache or bool(config.grid))
     if config.address and config.address != "auto":
         host, _, port = config.address.rpartition(":")
         if not host or not port.isdigit():

@@ -43,3 +43,9 @@ def write_arch(arch: Arch, out: str | Path, row: pd.Series | None = None,
                   f"{int(row['params']):,} params\n")
     text = header + arch.to_yaml()
     return write_output(out, lambda p: p.write_text(text), "--out", protect)
+
+
+def kept_weights(run_dir: str | Path, row: pd.Series) -> Path | None:
+    """The weights `keep_weights` kept for this trial (RUN_DIR/weights/TRIAL_ID.pt), if any."""
+    path = Path(run_dir) / "weights" / f"{row['trial_id']}.pt"
+    return path if path.is_file() else None
