@@ -47,7 +47,8 @@ TEXT, NUMBER, OPTIONAL_NUMBER = "text", "a finite number", "a finite number or n
 OPTIONAL_TEXT = "text or null"
 ROW_FIELDS = {"trial_id": TEXT, "status": TEXT, "reason": OPTIONAL_TEXT, "accuracy": OPTIONAL_NUMBER,
               "flops": NUMBER, "params": NUMBER, "reward": OPTIONAL_NUMBER,
-              "train_seconds": NUMBER, "cpus": NUMBER, "gpus": NUMBER, "arch": TEXT}
+              "train_seconds": NUMBER, "arch": TEXT}
+OPTIONAL_FIELDS = {"cpus": NUMBER, "gpus": NUMBER}  # checked when present
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -244,7 +245,8 @@ def _driver_info(path: Path) -> dict[str, Any]:
 def _check_row(row: Any) -> dict[str, Any]:
     if not isinstance(row, dict):
         raise SpecError("(row)", row, "must be a JSON object")
-    for key, kind in ROW_FIELDS.items():
+    present = {k: v for k, v in OPTIONAL_FIELDS.items() if k in row}
+    for key, kind in {**ROW_FIELDS, **present}.items():
         value = row.get(key)
         if key not in row:
             raise SpecError(key, None, "missing")
@@ -255,7 +257,7 @@ def _check_row(row: Any) -> dict[str, Any]:
                 isinstance(value, (int, float)) and not isinstance(value, bool)
                 and math.isfinite(value)):
             raise SpecError(key, value, f"must be {kind}")
-    tokens = row.get("tokens")
+    tokens = row.get("tokens", [])
     if not (isinstance(tokens, list) and all(type(t) is int for t in tokens)):
         raise SpecError("tokens", tokens, "must be a list of integers")
     if row["status"] in SCORED and (row["accuracy"] is None or row["reward"] is None):

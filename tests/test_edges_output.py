@@ -78,3 +78,15 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path) ->
     assert snapshot(tmp_path).keys() == {"front.csv"}
     write_output(out, lambda p: p.write_text("new\n"), "--csv")
     assert out.read_text() == "new\n" and snapshot(tmp_path).keys() == {"front.csv"}
+
+
+def test_saving_weights_onto_a_special_file_never_replaces_it(tmp_path: Path) -> None:
+    from search_space import build_model, preset
+    from search_space.weights import save_weights
+
+    fifo = tmp_path / "pipe"  # stands for /dev/null or /dev/full, which a rename would replace
+    os.mkfifo(fifo)
+    arch = preset("efficientnet-b0").replace(resolution=32)
+    with pytest.raises(SpecError, match="is not a regular file"):
+        save_weights(build_model(arch, 10), arch, fifo)
+    assert fifo.is_fifo() and [p.name for p in tmp_path.iterdir()] == ["pipe"]
