@@ -4,6 +4,7 @@ run's own files never overwritten."""
 from __future__ import annotations
 
 import errno
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -62,6 +63,9 @@ def test_full_disk_read_only_and_missing_folders(run: Path, tmp_path: Path,
     assert not missing.parent.exists()
     line = main_error(capsys, "run", "--output", str(READ_ONLY / "run"))
     assert "cannot write the run directory" in line
+    if importlib.util.find_spec("onnx"):
+        assert "No space left on device" in main_error(
+            capsys, "export", "efficientnet-b0", "--onnx", FULL, "--resolution", "32")
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path) -> None:
