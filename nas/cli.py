@@ -15,7 +15,7 @@ from search_space.errors import RunFailed, SpecError
 
 # in the order `--help` lists them
 VERBS = ("run", "resume", "status", "pareto", "export", "grid", "flops", "scale", "space",
-         "train", "prepare-data")
+         "train", "prepare-data", "latency", "report")
 
 EPILOG = """examples:
   nas-search run                          # the bundled offline demo
@@ -23,6 +23,8 @@ EPILOG = """examples:
   nas-search flops efficientnet-b0
   nas-search scale efficientnet-b0 --phi 1 --out b1ish.yaml
   nas-search export runs/demo --out best.yaml
+  nas-search latency efficientnet-b0 --threads 1 --json
+  nas-search report runs/demo --out report.html
 """
 
 

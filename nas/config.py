@@ -18,6 +18,7 @@ import yaml
 import experiments
 from nas.grid import GridConfig
 from nas.schema import from_data, to_data
+from nas.tracking import tracking_backends
 from objectives import ProxyConfig
 from objectives.data_cache import is_cache, open_cache
 from objectives.reward import TARGET_FLOPS, W
@@ -38,30 +39,76 @@ class ControllerConfig:
 
 
 @dataclass(frozen=True)
+class LatencyConfig:
+    """Where latency is measured (objective.metric: latency); see `objectives.latency`.
+
+    predict: ``lut`` sums the per-block table, built before the trials start by one Ray actor
+    that holds the whole device, so no training runs beside the timing.
+    """
+
+    device: str = "cpu"
+    batch: int = 1
+    threads: int = 1
+    backend: str = "torch"
+    clock: str = "wall"
+    min_run_time: float = 0.5  # seconds of timed calls per block
+    predict: str = "lut"
+    cache_dir: str | None = None  # default ~/.cache/nas-search/latency
+
+    def __post_init__(self) -> None:
+        if self.predict != "lut":
+            raise SpecError("predict", self.predict, "must be lut (the per-block table)")
+        self.setup()  # checks the values
+
+    def setup(self):
+        """The `objectives.LatencySetup` this section describes."""
+        from objectives.latency import LatencySetup
+
+        return LatencySetup(self.device, self.batch, self.threads, self.backend, clock=self.clock,
+                            min_run_time=self.min_run_time)
+
+
+@dataclass(frozen=True)
 class ObjectiveConfig:
-    """MnasNet's reward ACC * (FLOPs / target) ** w; `hard` is the alpha=0, beta=-1 form."""
+    """MnasNet's reward ACC * (cost / target) ** w; `hard` is the alpha=0, beta=-1 form and
+    `absolute` TuNAS's ACC + beta * |cost / target - 1|. The cost is FLOPs (multiply-adds) or,
+    with metric latency, milliseconds measured as `latency` says."""
 
     target: float = TARGET_FLOPS
     w: float = W
     kind: str = "soft"
     num_classes: int = 1000  # deployment classes: FLOPs are counted for the deployed model
+    metric: str = "flops"
+    beta: float = -0.10  # absolute kind only (TuNAS's default)
+    latency: LatencyConfig = field(default_factory=LatencyConfig)
 
     def __post_init__(self) -> None:
         positive("target", self.target)
         number("w", self.w)
-        choice("kind", self.kind, ("soft", "hard"))
+        choice("kind", self.kind, ("soft", "hard", "absolute"))
         integer("num_classes", self.num_classes, 1, MAX_CLASSES)
+        choice("metric", self.metric, ("flops", "latency"))
+        if self.metric == "latency" and self.target >= 1e5:
+            raise SpecError("target", self.target, "with metric latency it is in milliseconds")
+        number("beta", self.beta, high=0.0, high_open=True)
 
-    def reward(self, accuracy: float, flops: float) -> float:
-        """The reward of one candidate; re-scoring needs only its accuracy and FLOPs."""
-        from objectives import mnas_reward
+    @property
+    def column(self) -> str:
+        """The row column holding the cost: flops or latency_ms."""
+        return "latency_ms" if self.metric == "latency" else "flops"
 
+    def reward(self, accuracy: float, cost: float) -> float:
+        """The reward of one candidate; re-scoring needs only its accuracy and cost."""
+        from objectives import absolute_reward, mnas_reward
+
+        if self.kind == "absolute":
+            return absolute_reward(accuracy, cost, self.target, self.beta)
         alpha, beta = (0.0, -1.0) if self.kind == "hard" else (self.w, self.w)
-        return mnas_reward(accuracy, flops, self.target, alpha=alpha, beta=beta)
+        return mnas_reward(accuracy, cost, self.target, alpha=alpha, beta=beta)
 
     def score(self, row: dict[str, Any]) -> float:
         """The reward of a journaled row (a scored one: its accuracy is a finite number)."""
-        return self.reward(row["accuracy"], row["flops"])
+        return self.reward(row["accuracy"], row[self.column])
 
 
 @dataclass(frozen=True)
@@ -118,6 +165,7 @@ class SearchConfig:
     address: str | None = None  # an existing Ray cluster, host:port; null = local Ray on 127.0.0.1
     evaluate: str | None = None  # "module:function" replacing proxy training (see README)
     keep_weights: int = 0  # trained weights of the K best trials, under RUN_DIR/weights/
+    tracking: tuple[str, ...] | dict | None = None  # [mlflow, tensorboard, wandb]: nas.tracking
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -132,6 +180,7 @@ class SearchConfig:
                             "`evaluate` (a custom evaluator trains no weights here)")
         if self.evaluate is not None and ":" not in self.evaluate:
             raise SpecError("evaluate", self.evaluate, "must be 'module:function'")
+        tracking_backends(self.tracking)
         if self.proxy.device.startswith("cuda") and self.resources.gpu == 0:
             raise SpecError("proxy.device", self.proxy.device, "needs resources.gpu > 0 (Ray "
                             "hides GPUs from trials that did not ask for one)")

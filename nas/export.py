@@ -41,6 +41,9 @@ def write_arch(arch: Arch, out: str | Path, row: pd.Series | None = None,
         header = (f"# trial {row['trial_id']}: accuracy {row['accuracy']:.4f} (proxy), "
                   f"reward {row['reward']:.4f}, {int(row['flops']):,} FLOPs (multiply-adds), "
                   f"{int(row['params']):,} params\n")
+        if pd.notna(row.get("latency_ms")):  # objective.metric: latency
+            header += (f"# latency {row['latency_ms']:.3f} ms (per-block table) measured under "
+                       f"{row.get('latency_fingerprint')}\n")
     text = header + arch.to_yaml()
     return write_output(out, lambda p: p.write_text(text), "--out", protect)
 

@@ -65,7 +65,8 @@ def ray_session(address: str | None = None, num_cpus: int | None = None,
     _apply_env(connection_env(address))
     if address:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-    else:
+    else:  # private, on loopback: Ray's notice about token authentication is noise here
+        logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)
         # "local": a new private instance. With no address, Ray would instead attach to a
         # cluster named by RAY_ADDRESS or by the address file `ray start` leaves in its temp
         # dir (and wait for minutes when that cluster has died).

@@ -72,7 +72,9 @@ def evaluate_arch(arch: Arch, setup: TrialSetup, report: Report,
     start = time.perf_counter()
 
     def report_epoch(metrics: dict[str, Any]) -> None:
-        reward = setup.objective.reward(metrics["accuracy"], counts.flops)
+        # latency is looked up by the driver, so only a FLOPs reward is known here
+        reward = (setup.objective.reward(metrics["accuracy"], counts.flops)
+                  if setup.objective.metric == "flops" else None)
         # if a scheduler stops the trial here, this report is its last: make it a full row
         report({**metrics, **fixed, "reward": reward, "status": "running",
                 "epochs": metrics["epoch"], "train_seconds": time.perf_counter() - start})

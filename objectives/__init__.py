@@ -3,8 +3,10 @@
 from objectives.analytic import Counts, analytic_counts, analytic_flops, analytic_params
 from objectives.datasets import DataSpec, ProxyData, check_dataset, load_dataset
 from objectives.flops import FLOPS_CONVENTION, fvcore_flops, torch_params
+from objectives.latency import Latency, LatencySetup, measure_arch, measure_module
+from objectives.latency_table import LatencyTable
 from objectives.proxy import ProxyConfig, ProxyResult, train_proxy
-from objectives.reward import deployment_flops, mnas_reward, mnas_reward_hard
+from objectives.reward import absolute_reward, deployment_flops, mnas_reward, mnas_reward_hard
 from search_space import Arch
 
 
@@ -26,9 +28,13 @@ __all__ = [
     "FLOPS_CONVENTION",
     "Counts",
     "DataSpec",
+    "Latency",
+    "LatencySetup",
+    "LatencyTable",
     "ProxyConfig",
     "ProxyData",
     "ProxyResult",
+    "absolute_reward",
     "analytic_counts",
     "analytic_flops",
     "analytic_params",
@@ -38,6 +44,8 @@ __all__ = [
     "deployment_flops",
     "fvcore_flops",
     "load_dataset",
+    "measure_arch",
+    "measure_module",
     "mnas_reward",
     "mnas_reward_hard",
     "torch_params",
