@@ -50,7 +50,7 @@ def proxy_evaluate(arch: Arch, proxy: ProxyConfig, report: Report,
     from objectives import load_dataset, train_proxy
     from search_space.weights import save_weights
 
-    data = load_dataset(proxy)  # cached per worker process across reused trials
+    data = load_dataset(proxy.data)  # cached per worker process across reused trials
 
     def save(model) -> None:
         save_weights(model, arch, weights_to, {"dataset": data.name,

@@ -18,3 +18,8 @@ def flaky(arch, proxy, report):
     if not first.se:
         proxy = dataclasses.replace(proxy, lr=1e8, warmup_epochs=0.0)
     return proxy_evaluate(arch, proxy, report)
+
+
+def broken(arch, proxy, report):
+    """Fails every trial for one shared reason, whatever the candidate."""
+    raise RuntimeError("licence server unreachable")
