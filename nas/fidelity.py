@@ -33,7 +33,7 @@ from scipy import stats
 SETTINGS = ("short", "long")
 CSV_COLUMNS = ("arch_id", "setting", "seed", "status", "accuracy", "train_seconds", "flops",
                "params", "tokens")
-BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_RESAMPLES = 1000
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ def main(args: argparse.Namespace) -> int:
         bad = ("--resolution", res) if res < 8 else ("--num-classes", args.num_classes)
         raise SpecError(*bad, "must be >= 8 px" if res < 8 else "must be >= 1")
     counts = analytic_counts(arch, res, args.num_classes)
-    rows = [("stem", "conv", 3, arch.stem_stride, arch.stem, 1, "", "", millions(counts.parts[0][1]),
-             counts.parts[0][2])]
+    rows = [("stem", "conv", 3, arch.stem_stride, arch.stem, 1, "", "",
+             millions(counts.parts[0][1]), counts.parts[0][2])]
     for stage, (label, flops, params) in zip(arch.stages, counts.parts[1:-1]):
         rows.append((label, stage.op, stage.kernel, stage.stride, stage.out, stage.repeats,
                      f"{stage.se:g}", stage.skip, millions(flops), params))
