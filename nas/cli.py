@@ -15,7 +15,7 @@ from search_space.errors import SpecError
 
 # in the order `--help` lists them
 VERBS = ("run", "resume", "status", "pareto", "export", "grid", "flops", "scale", "space",
-         "train")
+         "train", "fidelity", "compare")
 
 EPILOG = """examples:
   nas-search run                          # the bundled offline demo

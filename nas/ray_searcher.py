@@ -100,7 +100,10 @@ class ControllerSearcher(Searcher):
         # no save here: a restored controller re-proposes exactly the asks made since its
         # last save (same state, same RNG), so saving once per tell loses nothing
         self.pending[trial_id] = tokens
-        return {"tokens": tokens, "arch": self.space.decode(tokens).to_dict()}
+        config = {"tokens": tokens, "arch": self.space.decode(tokens).to_dict()}
+        if hasattr(self.space, "trial_config"):  # a job's own proxy changes (nas.job_space)
+            config.update(self.space.trial_config(tokens))
+        return config
 
     def _ask_in_band(self) -> list[int]:
         for _ in range(MAX_REJECTIONS):

@@ -36,7 +36,7 @@ def default_output(config: SearchConfig) -> Path:
 
 
 def search(config: SearchConfig, output: str | Path | None = None, resume: bool = False,
-           progress: Callable[[str], None] = print) -> RunDir:
+           progress: Callable[[str], None] = print, parts: tuple | None = None) -> RunDir:
     """Run (or resume) a search to its budget and return its run directory.
 
     Args:
@@ -44,11 +44,12 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         output: the run directory; a new one must be empty. Defaults to runs/NAME-TIMESTAMP.
         resume: continue the search in `output` from its saved state.
         progress: receives one line per finished trial.
+        parts: (space, controller, budget) instead of the config's (e.g. `nas.job_space`).
     """
     check_reachable(config)  # everything below fails, if it must, before Ray starts
     if config.evaluate:
         load_evaluator(config.evaluate)
-    space, controller, budget = _parts(config)
+    space, controller, budget = parts or _parts(config)
     if resume:
         run = RunDir.open(output)
     else:
