@@ -65,3 +65,19 @@ def test_failed_jobs_leave_their_arch_out():
     rows.loc[(rows.arch_id == 0) & (rows.setting == "long"), "status"] = "diverged"
     figures = statistics(rows)
     assert figures["archs_compared"] == 7 and figures["failed_jobs"] == 2
+
+
+def test_each_job_carries_its_seed_and_setting_to_the_trial():
+    from nas.fidelity_study import study_from_source
+    from nas.job_space import JobSpace
+
+    study, reference, _ = study_from_source("demo", 2, 2, ["proxy.epochs=3"], [])
+    space = JobSpace(study.specs(), reference, study.config.proxy)
+    configs = {(j.fields["arch_id"], j.fields["setting"], j.fields["seed"]):
+               space.trial_config([i]) for i, j in enumerate(space.jobs)}
+    assert configs[(0, "short", 0)] == {"proxy": {}}
+    assert configs[(1, "short", 1)] == {"proxy": {"seed": 1}}
+    assert configs[(1, "long", 1)] == {"proxy": {"epochs": 3, "seed": 1}}
+    for i, job in enumerate(space.jobs):  # one decision: which job, and back
+        assert space.encode(space.decode([i])) == [i]
+        assert space.row_fields([i])["arch_id"] == job.fields["arch_id"]
