@@ -1,9 +1,9 @@
-"""Plain ask/tell controllers over a `SearchSpace`: random, aging evolution, PPO, REINFORCE.
+"""Plain ask/tell controllers over a `SearchSpace`: random, aging evolution, PPO, REINFORCE, grid.
 
-No Ray here: `nas.ray_searcher` is the one adapter.
+No Ray here: `nas.ledger` drives them (and `nas.ray_searcher` connects the ledger to Ray).
 """
 
-from controllers.base import Controller
+from controllers.base import AskTell, Controller, TokenSpace
 from controllers.registry import make, names, options
 
-__all__ = ["Controller", "make", "names", "options"]
+__all__ = ["AskTell", "Controller", "TokenSpace", "make", "names", "options"]

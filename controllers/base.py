@@ -1,16 +1,16 @@
 """The ask/tell contract every controller follows, and the bookkeeping they share.
 
 A controller proposes candidates from a `SearchSpace` and learns from their rewards. It knows
-nothing about Ray, trials or time: `nas.ray_searcher` is the one adapter that turns Ray's
-`suggest` / `on_trial_complete` into `ask` / `tell`.
+nothing about Ray, trials or time: `nas.ledger` drives it (and `nas.ray_searcher` connects the
+ledger to Ray's `suggest` / `on_trial_complete`).
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -18,7 +18,6 @@ from search_space.errors import SpecError
 
 if TYPE_CHECKING:
     from search_space import Arch
-    from search_space.space import SearchSpace
 
 Tokens = tuple[int, ...]
 # What a controller remembers about one ask until its tell: PPO and REINFORCE keep the
@@ -26,6 +25,29 @@ Tokens = tuple[int, ...]
 Payload = float | None
 
 STATE_VERSION = 1
+
+
+class AskTell(Protocol):
+    """What a search driver (`nas.ledger.Ledger`) needs from a controller: see `Controller`."""
+
+    def ask(self) -> Arch: ...
+
+    def tell(self, arch: Arch, reward: float | None) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+class TokenSpace(Protocol):
+    """What `Controller` itself needs from a space: a `SearchSpace`, or `nas.grid.GridSpace`."""
+
+    @property
+    def cardinalities(self) -> tuple[int, ...]: ...
+
+    def encode(self, arch: Arch) -> list[int]: ...
+
+    def decode(self, tokens: Sequence[int]) -> Arch: ...
 
 
 class Controller(ABC):
@@ -63,7 +85,7 @@ class Controller(ABC):
 
     name: ClassVar[str]
 
-    def __init__(self, space: SearchSpace, *, seed: int = 0, failure_reward: float = 0.0,
+    def __init__(self, space: TokenSpace, *, seed: int = 0, failure_reward: float = 0.0,
                  **options: Any):
         self.space = space
         self.seed = check_int("seed", seed, minimum=0)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from controllers.base import Controller
 from controllers.evolution import Evolution
+from controllers.grid import GridSearch
 from controllers.ppo import PPO
 from controllers.random_search import RandomSearch
 from controllers.reinforce import Reinforce
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from search_space.space import SearchSpace
 
 _REGISTRY: dict[str, type[Controller]] = {
-    cls.name: cls for cls in (RandomSearch, Evolution, PPO, Reinforce)
+    cls.name: cls for cls in (RandomSearch, Evolution, PPO, Reinforce, GridSearch)
 }
 
 
@@ -48,7 +49,7 @@ def make(name: str, space: SearchSpace, seed: int = 0, **kwargs: Any) -> Control
     """A controller of `space`, seeded.
 
     Args:
-        name: one of `names()`: ``random``, ``evolution``, ``ppo``, ``reinforce``.
+        name: one of `names()`: ``random``, ``evolution``, ``ppo``, ``reinforce``, ``grid``.
         space: the search space to propose from.
         seed: seeds every random choice of the controller.
         **kwargs: the controller's options (see its class docstring), e.g.

@@ -59,6 +59,10 @@ class ObjectiveConfig:
         alpha, beta = (0.0, -1.0) if self.kind == "hard" else (self.w, self.w)
         return mnas_reward(accuracy, flops, self.target, alpha=alpha, beta=beta)
 
+    def score(self, row: dict[str, Any]) -> float:
+        """The reward of a journaled row (a scored one: its accuracy is a finite number)."""
+        return self.reward(row["accuracy"], row["flops"])
+
 
 @dataclass(frozen=True)
 class BudgetConfig:

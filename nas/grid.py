@@ -2,9 +2,9 @@
 
 The grid runs through the same machinery as a search (Ray trials, run directory, journal,
 `status`, `load_results`, `pareto`, `resume`): `GridSpace` maps a one-token candidate to the base
-architecture scaled by one (alpha, beta, gamma) point, and `GridController` proposes the points in
-order. Each point is proxy-trained at the proxy resolution scaled by its gamma^phi, so resolution
-scaling is measured rather than ignored.
+architecture scaled by one (alpha, beta, gamma) point, and `controllers.grid.GridSearch` proposes
+the points in order. Each point is proxy-trained at the proxy resolution scaled by its gamma^phi,
+so resolution scaling is measured rather than ignored.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import yaml
 
+from controllers.grid import GridSearch
 from search_space import Arch, load_arch, scale
 from search_space.errors import SpecError
 
@@ -86,10 +86,16 @@ class GridSpace:
     def reference(self) -> Arch:
         return self.base
 
+    @property
+    def cardinalities(self) -> tuple[int, ...]:
+        return (len(self.points),)
+
     def decode(self, tokens: list[int]) -> Arch:
         return self.archs[tokens[0]]
 
     def encode(self, arch: Arch) -> list[int]:
+        if arch not in self._index:
+            raise SpecError("arch", arch.name, "is not a point of this grid")
         return [self._index[arch]]
 
     def in_band(self, arch: Arch) -> bool:
@@ -100,31 +106,9 @@ class GridSpace:
         return {"alpha": alpha, "beta": beta, "gamma": gamma, "phi": self.phi}
 
 
-class GridController:
-    """Proposes every grid point once, in order; rewards are only recorded."""
-
-    def __init__(self, space: GridSpace):
-        self.space, self.next = space, 0
-
-    def ask(self) -> Arch:
-        if self.next >= len(self.space.points):
-            raise RuntimeError("every grid point was already proposed")
-        self.next += 1
-        return self.space.decode([self.next - 1])
-
-    def tell(self, arch: Arch, reward: float | None) -> None:
-        pass
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"next": self.next}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.next = int(state["next"])
-
-
-def grid_parts(grid: GridConfig) -> tuple[GridSpace, GridController]:
+def grid_parts(grid: GridConfig) -> tuple[GridSpace, GridSearch]:
     space = GridSpace(load_arch(grid.base), grid_points(grid), grid.phi)
-    return space, GridController(space)
+    return space, GridSearch(space)
 
 
 def write_coefficients(path: str | Path, alpha: float, beta: float, gamma: float,

@@ -11,8 +11,10 @@ from typing import Any
 import numpy as np
 
 import controllers
+from controllers import AskTell
 from nas.config import SearchConfig, check_reachable
-from nas.grid import grid_parts
+from nas.grid import GridSpace, grid_parts
+from nas.ledger import Ledger
 from nas.ray_searcher import ControllerSearcher
 from nas.ray_session import ray_session
 from nas.run_dir import RunDir
@@ -56,27 +58,28 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         run = RunDir.create(output or default_output(config), config.to_yaml())
         (run.path / "reference.yaml").write_text(space.reference.to_yaml())
     resources = (config.resources.cpu, config.resources.gpu)
-    searcher = ControllerSearcher(controller, space, run, budget, config.objective, resources,
-                                  progress, epochs=config.proxy.epochs)
+    ledger = Ledger(controller, space, run, budget, config.objective, resources,
+                    epochs=config.proxy.epochs,  # the line reads the ledger's counts:
+                    on_row=lambda row: progress(trial_line(row, ledger)))
     if resume:
-        searcher.restore_run()
-    if searcher.remaining == 0:
+        ledger.restore()
+    if ledger.remaining == 0:
         run.write_tables()  # a driver killed right after its last trial left them stale
         return run
     run.mark_driver()
     try:
         with ray_session(config.address):
-            _fit(config, run, searcher, space.reference.resolution)
+            _fit(config, run, ledger, space.reference.resolution)
     finally:
         run.write_tables()
         run.clear_driver()
-    if searcher.remaining:
-        progress(f"stopped with {searcher.remaining} of {budget} trials to go; continue with "
+    if ledger.remaining:
+        progress(f"stopped with {ledger.remaining} of {budget} trials to go; continue with "
                  f"`nas-search resume {run.path}`")
     return run
 
 
-def _parts(config: SearchConfig) -> tuple[Any, Any, int]:
+def _parts(config: SearchConfig) -> tuple[SearchSpace | GridSpace, AskTell, int]:
     """(space, controller, budget): a search's, or the alpha/beta/gamma grid's."""
     if config.grid is not None:
         space, controller = grid_parts(config.grid)
@@ -87,8 +90,18 @@ def _parts(config: SearchConfig) -> tuple[Any, Any, int]:
     return space, controller, config.budget.num_samples
 
 
-def _fit(config: SearchConfig, run: RunDir, searcher: ControllerSearcher,
-         reference_resolution: int) -> None:
+def trial_line(row: dict[str, Any], ledger: Ledger) -> str:
+    """One finished trial, as `search` prints it: progress, accuracy, FLOPs, reward, best."""
+    acc = "-" if row["accuracy"] is None else f"{row['accuracy']:.3f}"
+    reward = "-" if row["reward"] is None else f"{row['reward']:.4f}"
+    best = "-" if ledger.best is None else f"{ledger.best:.4f}"
+    note = f"  {row['status']}: {row['reason']}" if row["status"] != "ok" else ""
+    return (f"[{ledger.trained:>{len(str(ledger.budget))}}/{ledger.budget}] "
+            f"{row['trial_id']:<14} acc {acc}  FLOPs {row['flops'] / 1e6:7.1f}M  "
+            f"reward {reward}  best {best}  {row['train_seconds']:5.1f}s{note}")
+
+
+def _fit(config: SearchConfig, run: RunDir, ledger: Ledger, reference_resolution: int) -> None:
     from ray import tune
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no Tune tables
@@ -101,7 +114,7 @@ def _fit(config: SearchConfig, run: RunDir, searcher: ControllerSearcher,
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
-            search_alg=searcher, num_samples=searcher.remaining,
+            search_alg=ControllerSearcher(ledger), num_samples=ledger.remaining,
             max_concurrent_trials=config.budget.max_concurrent, reuse_actors=True,
             scheduler=_scheduler(config), trial_dirname_creator=_trial_dirname),
         run_config=tune.RunConfig(

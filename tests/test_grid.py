@@ -29,8 +29,14 @@ def test_grid_space_trains_each_distinct_model_once():
     archs = [controller.ask() for _ in space.points]
     assert len(set(archs)) == len(archs)
     assert all(space.encode(a) == [i] for i, a in enumerate(archs))
-    with pytest.raises(RuntimeError):
+    with pytest.raises(SpecError, match="proposed all"):
         controller.ask()
+
+
+def test_grid_state_saved_before_the_controller_moved_still_loads():
+    space, controller = grid_parts(GridConfig())
+    controller.load_state_dict({"next": 2})  # what nas.grid.GridController saved
+    assert space.encode(controller.ask()) == [2]
 
 
 def test_empty_grid_is_a_clear_error():
