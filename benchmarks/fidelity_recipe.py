@@ -7,6 +7,10 @@ writes to fidelity.json, plus the mean accuracy and the number of collapsed trai
 below 0.2 on 10 classes). Run with nice; one torch thread per worker.
 
     nice -n 10 python benchmarks/fidelity_recipe.py --recipes old new --archs 12 --seeds 2
+    nice -n 10 python benchmarks/fidelity_recipe.py --curves 1 --recipes old lr0.01
+
+`--curves ID` instead prints, for architecture ID, each epoch's training loss / held-out top-1
+of a LONG-epoch training per recipe and seed: where a collapse comes from.
 """
 
 from __future__ import annotations
@@ -28,16 +32,15 @@ from nas.runner import build_space  # noqa: E402
 from objectives import ProxyConfig, load_dataset, train_proxy  # noqa: E402
 
 # Changes to the demo's proxy section; "old" is the recipe before the fidelity work.
-OLD = dict(lr=0.05, warmup_epochs=0.0, batch_size=64, label_smoothing=0.0, train_size=1024,
-           val_size=512)
+OLD = dict(epochs=1, lr=0.05, warmup_epochs=0.0, batch_size=64, label_smoothing=0.0,
+           train_size=1024, val_size=512)
 RECIPES = {
     "old": OLD,
-    "warmup": {**OLD, "warmup_epochs": 0.5},
+    # the issue's "warm-up, smaller batch, label smoothing, more data" at the old lr
     "candA": {**OLD, "warmup_epochs": 0.5, "batch_size": 32, "label_smoothing": 0.1,
               "train_size": None},
-    "candB": {**OLD, "lr": 0.02, "warmup_epochs": 0.5, "batch_size": 32,
-              "label_smoothing": 0.1, "train_size": None},
-    "new": {},  # the demo config as it is now
+    "lr0.01": {**OLD, "lr": 0.01},
+    "new": {},  # the demo config as it is now (lr 0.01, batch 32, 2 epochs, 1488 images)
 }
 COLLAPSED = 0.2
 
@@ -60,6 +63,19 @@ def run_recipe(name: str, archs: list, base: ProxyConfig, long_epochs: int, seed
         return pd.DataFrame(list(pool.map(_train, tasks)))
 
 
+def print_curves(arch, base: ProxyConfig, recipes: list[str], epochs: int, seeds: int) -> None:
+    print(f"{arch.name}: ops {[s.op for s in arch.stages]}, skips {[s.skip for s in arch.stages]}")
+    print(f"training loss / held-out top-1 after each of {epochs} epochs (chance: loss "
+          "2.30, top-1 0.10)")
+    for name in recipes:
+        for seed in range(seeds):
+            proxy = dataclasses.replace(base, **{**RECIPES[name], "epochs": epochs}, seed=seed,
+                                        threads=1)
+            result = train_proxy(arch, proxy, data=load_dataset(proxy))
+            print(f"{name:<8} seed {seed}  " + "  ".join(
+                f"{h['loss']:.2f}/{h['accuracy']:.2f}" for h in result.history), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--recipes", nargs="+", default=["old", "new"], choices=list(RECIPES))
@@ -68,12 +84,16 @@ def main() -> None:
     parser.add_argument("--long", type=int, default=6, help="epochs of the long setting")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--config", default="demo")
+    parser.add_argument("--curves", type=int, metavar="ID")
     args = parser.parse_args()
 
     config = load_config(args.config)
     archs = sample_archs(build_space(config), args.archs, config.seed)
-    print(f"{args.config}: {len(archs)} archs, {args.seeds} seeds, short = "
-          f"{config.proxy.epochs} epoch(s), long = {args.long} epochs", flush=True)
+    if args.curves is not None:
+        print_curves(archs[args.curves], config.proxy, args.recipes, args.long, args.seeds)
+        return
+    print(f"{args.config}: {len(archs)} archs, {args.seeds} seeds, long = {args.long} epochs",
+          flush=True)
     for name in args.recipes:
         start = time.perf_counter()
         rows = run_recipe(name, archs, config.proxy, args.long, args.seeds, args.workers)

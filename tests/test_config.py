@@ -18,14 +18,14 @@ def test_bundled_configs_load_by_name(name):
     assert load_config(name).name == name
 
 
-@pytest.mark.parametrize("name", ["b0-cifar10", "b0-imagenet"])
+@pytest.mark.parametrize("name", ["b0-cifar10", "b0-imagenet", "reproduce-b0-small"])
 def test_real_data_configs_need_their_dataset(name, tmp_path):
     with pytest.raises(SpecError, match="proxy.dataset"):
         check_reachable(load_config(name))
     config = load_config(name, [f"proxy.dataset={tmp_path}"])
     check_reachable(config)
     assert config.objective.w == -0.07
-    if name == "b0-cifar10":  # the small-image reference sits at the target (README)
+    if name != "b0-imagenet":  # the small-image reference sits at the target (README)
         target = analytic_flops(preset("efficientnet-b0-small"), 32, config.objective.num_classes)
         assert (config.space, config.objective.target) == ("b0-small", target)
     else:
