@@ -43,7 +43,7 @@ def test_relative_paths_are_made_absolute(tmp_path, monkeypatch):
 @pytest.mark.parametrize("override,field", [
     ("objective.w=.nan", "objective.w"), ("objective.target=.inf", "objective.target"),
     ("proxy.device=cuda", "proxy.device"),
-    ("early_stopping={asha: true, grace_period: 2}", "early_stopping.grace_period")])
+    ("early_stopping={asha: true, grace_period: 3}", "early_stopping.grace_period")])  # > 2 epochs
 def test_values_no_trial_could_use_are_rejected(override, field):
     with pytest.raises(SpecError, match=field.split(".")[-1]):
         load_config("demo", [override])
