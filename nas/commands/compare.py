@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from nas.commands.fidelity import add_job_run_arguments, job_run_overrides
+
 HELP = ("train a run's top K architectures and a reference under one identical, longer recipe "
         "and compare accuracy, FLOPs, params and reward")
 
@@ -19,11 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="training epochs of every job (default 3 x the run's proxy epochs)")
     parser.add_argument("--seeds", type=int, default=2, metavar="S",
                         help="seeds per architecture (default 2)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a field of the run's config")
-    parser.add_argument("--output", help="the comparison's run directory (default "
-                        "RUN_DIR/compare); an existing comparison there resumes")
-    parser.add_argument("--address", help="an existing Ray cluster's head, host:port")
+    add_job_run_arguments(parser, "override a field of the run's config", "the comparison's "
+                          "run directory (default RUN_DIR/compare); an existing comparison "
+                          "there resumes")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -42,7 +42,7 @@ def main(args: argparse.Namespace) -> int:
     from search_space import load_arch
     from search_space.errors import SpecError
 
-    overrides = list(args.overrides) + ([f"address={args.address}"] if args.address else [])
+    overrides = job_run_overrides(args)
     output = Path(args.output) if args.output else Path(args.run_dir) / "compare"
     resume_dir = next((Path(p) for p in (args.run_dir, output)
                        if (Path(p) / STUDY_FILE).is_file()), None)

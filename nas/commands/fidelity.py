@@ -20,11 +20,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--long", action="append", default=[], metavar="KEY=VALUE",
                         help="the long setting's change to the config, e.g. proxy.epochs=6 "
                         "(repeatable; proxy.* keys)")
+    add_job_run_arguments(parser, "override a config field for both settings",
+                          "the study's run directory (default: RUN_DIR/fidelity or "
+                          "runs/fidelity-NAME-TIMESTAMP); an existing study there resumes")
+
+
+def add_job_run_arguments(parser: argparse.ArgumentParser, set_help: str,
+                          output_help: str) -> None:
+    """--set, --output and --address: shared by `fidelity` and `compare`."""
     parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a config field for both settings")
-    parser.add_argument("--output", help="the study's run directory (default: RUN_DIR/fidelity "
-                        "or runs/fidelity-NAME-TIMESTAMP); an existing study there resumes")
+                        metavar="KEY=VALUE", help=set_help)
+    parser.add_argument("--output", help=output_help)
     parser.add_argument("--address", help="an existing Ray cluster's head, host:port")
+
+
+def job_run_overrides(args: argparse.Namespace) -> list[str]:
+    """The --set overrides, with --address as one more."""
+    return list(args.overrides) + ([f"address={args.address}"] if args.address else [])
 
 
 def main(args: argparse.Namespace) -> int:
@@ -41,7 +53,7 @@ def main(args: argparse.Namespace) -> int:
     from nas.job_space import JobSpace, run_config, run_jobs
     from search_space import Arch
 
-    overrides = list(args.overrides) + ([f"address={args.address}"] if args.address else [])
+    overrides = job_run_overrides(args)
     resume_dir = next((Path(p) for p in (args.output, args.source)
                        if p and (Path(p) / STUDY_FILE).is_file()), None)
     if resume_dir is not None:
