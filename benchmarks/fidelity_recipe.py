@@ -9,6 +9,9 @@ below 0.2 on 10 classes). Run with nice; one torch thread per worker.
     nice -n 10 python benchmarks/fidelity_recipe.py --recipes old new --archs 12 --seeds 2
     nice -n 10 python benchmarks/fidelity_recipe.py --curves 1 --recipes old lr0.01
 
+`--from-csv fidelity.csv` instead prints the same figures for the first K architectures of a
+`nas-search fidelity` study (its architectures are sampled the same way, so they are these K).
+
 `--curves ID` instead prints, for architecture ID, each epoch's training loss / held-out top-1
 of a LONG-epoch training per recipe and seed: where a collapse comes from.
 """
@@ -85,7 +88,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--config", default="demo")
     parser.add_argument("--curves", type=int, metavar="ID")
+    parser.add_argument("--from-csv", metavar="CSV")
     args = parser.parse_args()
+    if args.from_csv:
+        rows = pd.read_csv(args.from_csv)
+        report(f"the first {args.archs} archs of {args.from_csv}",
+               rows[rows["arch_id"] < args.archs])
+        return
 
     config = load_config(args.config)
     archs = sample_archs(build_space(config), args.archs, config.seed)
@@ -97,15 +106,18 @@ def main() -> None:
     for name in args.recipes:
         start = time.perf_counter()
         rows = run_recipe(name, archs, config.proxy, args.long, args.seeds, args.workers)
-        figures = statistics(rows)
-        means = rows.groupby("setting")["accuracy"].mean()
-        collapsed = int((rows["accuracy"] < COLLAPSED).sum())
-        print(f"\n== recipe {name}: {RECIPES[name] or 'the demo config'} "
-              f"({time.perf_counter() - start:.0f} s)")
-        print("\n".join(summary_lines(figures)))
-        print(f"mean top-1 short {means.get('short', float('nan')):.3f}  long "
-              f"{means.get('long', float('nan')):.3f}  collapsed (< {COLLAPSED}) "
-              f"{collapsed}/{len(rows)}", flush=True)
+        report(f"recipe {name}: {RECIPES[name] or 'the demo config'}", rows,
+               time.perf_counter() - start)
+
+
+def report(title: str, rows: pd.DataFrame, seconds: float | None = None) -> None:
+    means = rows.groupby("setting")["accuracy"].mean()
+    collapsed = int((rows["accuracy"] < COLLAPSED).sum())
+    print(f"\n== {title}" + (f" ({seconds:.0f} s)" if seconds is not None else ""))
+    print("\n".join(summary_lines(statistics(rows))))
+    print(f"mean top-1 short {means.get('short', float('nan')):.3f}  long "
+          f"{means.get('long', float('nan')):.3f}  collapsed (< {COLLAPSED}) "
+          f"{collapsed}/{len(rows)}", flush=True)
 
 
 if __name__ == "__main__":
