@@ -39,6 +39,8 @@ def test_monotone_long_scores_give_tau_one_and_the_study_resumes(ray_local, tmp_
     assert RunDir(out).rows() == rows
     assert main(["status", str(out)]) == 0
     assert "12 done" in capsys.readouterr().out
+    assert main(["resume", str(out)]) == 2  # `resume` would search: it points to `fidelity`
+    assert "nas-search fidelity" in capsys.readouterr().err
 
 
 def test_reversed_long_scores_give_tau_minus_one(ray_local, tmp_path):
