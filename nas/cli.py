@@ -15,7 +15,7 @@ from search_space.errors import SpecError
 
 # in the order `--help` lists them
 VERBS = ("run", "resume", "status", "pareto", "export", "grid", "flops", "scale", "space",
-         "train", "fidelity", "compare")
+         "train", "prepare-data", "latency", "report", "fidelity", "compare")
 
 EPILOG = """examples:
   nas-search run                          # the bundled offline demo
@@ -23,6 +23,8 @@ EPILOG = """examples:
   nas-search flops efficientnet-b0
   nas-search scale efficientnet-b0 --phi 1 --out b1ish.yaml
   nas-search export runs/demo --out best.yaml
+  nas-search latency efficientnet-b0 --threads 1 --json
+  nas-search report runs/demo --out report.html
 """
 
 
@@ -34,7 +36,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, object]]:
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     modules = {}
     for verb in VERBS:
-        module = importlib.import_module(f"nas.commands.{verb}")
+        module = importlib.import_module(f"nas.commands.{verb.replace('-', '_')}")
         verb_parser = sub.add_parser(verb, help=module.HELP, description=module.HELP)
         module.add_arguments(verb_parser)
         modules[verb] = module

@@ -19,7 +19,9 @@ import yaml
 import experiments
 from nas.grid import GridConfig
 from nas.schema import from_data, to_data
-from objectives import ProxyConfig
+from nas.tracking import tracking_backends
+from objectives import ProxyConfig, SupernetConfig
+from objectives.data_cache import is_cache, open_cache
 from search_space.errors import SpecError
 
 CONFIG_VERSION = 1
@@ -34,34 +36,82 @@ class ControllerConfig:
 
 
 @dataclass(frozen=True)
+class LatencyConfig:
+    """Where latency is measured (objective.metric: latency); see `objectives.latency`.
+
+    predict: ``lut`` sums the per-block table, built before the trials start by one Ray actor
+    that holds the whole device, so no training runs beside the timing.
+    """
+
+    device: str = "cpu"
+    batch: int = 1
+    threads: int = 1
+    backend: str = "torch"
+    clock: str = "wall"
+    min_run_time: float = 0.5  # seconds of timed calls per block
+    predict: str = "lut"
+    cache_dir: str | None = None  # default ~/.cache/nas-search/latency
+
+    def __post_init__(self) -> None:
+        if self.predict != "lut":
+            raise SpecError("predict", self.predict, "must be lut (the per-block table)")
+        self.setup()  # checks the values
+
+    def setup(self):
+        """The `objectives.LatencySetup` this section describes."""
+        from objectives.latency import LatencySetup
+
+        return LatencySetup(self.device, self.batch, self.threads, self.backend, clock=self.clock,
+                            min_run_time=self.min_run_time)
+
+
+@dataclass(frozen=True)
 class ObjectiveConfig:
-    """MnasNet's reward ACC * (FLOPs / target) ** w; `hard` is the alpha=0, beta=-1 form."""
+    """MnasNet's reward ACC * (cost / target) ** w; `hard` is the alpha=0, beta=-1 form and
+    `absolute` TuNAS's ACC + beta * |cost / target - 1|. The cost is FLOPs (multiply-adds) or,
+    with metric latency, milliseconds measured as `latency` says."""
 
     target: float = 400e6
     w: float = -0.07
     kind: str = "soft"
     num_classes: int = 1000  # deployment classes: FLOPs are counted for the deployed model
+    metric: str = "flops"
+    beta: float = -0.10  # absolute kind only (TuNAS's default)
+    latency: LatencyConfig = field(default_factory=LatencyConfig)
 
     def __post_init__(self) -> None:
         if not 0 < self.target < math.inf:
             raise SpecError("target", self.target, "must be a finite number > 0 multiply-adds")
         if not math.isfinite(self.w):
             raise SpecError("w", self.w, "must be a finite number")
-        if self.kind not in ("soft", "hard"):
-            raise SpecError("kind", self.kind, "must be soft or hard")
+        if self.kind not in ("soft", "hard", "absolute"):
+            raise SpecError("kind", self.kind, "must be soft, hard or absolute")
         if self.num_classes < 1:
             raise SpecError("num_classes", self.num_classes, "must be >= 1")
+        if self.metric not in ("flops", "latency"):
+            raise SpecError("metric", self.metric, "must be flops or latency")
+        if self.metric == "latency" and self.target >= 1e5:
+            raise SpecError("target", self.target, "with metric latency it is in milliseconds")
+        if not (math.isfinite(self.beta) and self.beta < 0):
+            raise SpecError("beta", self.beta, "must be a finite number < 0")
 
-    def reward(self, accuracy: float, flops: float) -> float:
-        """The reward of one candidate; re-scoring needs only its accuracy and FLOPs."""
-        from objectives import mnas_reward
+    @property
+    def column(self) -> str:
+        """The row column holding the cost: flops or latency_ms."""
+        return "latency_ms" if self.metric == "latency" else "flops"
 
+    def reward(self, accuracy: float, cost: float) -> float:
+        """The reward of one candidate; re-scoring needs only its accuracy and cost."""
+        from objectives import absolute_reward, mnas_reward
+
+        if self.kind == "absolute":
+            return absolute_reward(accuracy, cost, self.target, self.beta)
         alpha, beta = (0.0, -1.0) if self.kind == "hard" else (self.w, self.w)
-        return mnas_reward(accuracy, flops, self.target, alpha=alpha, beta=beta)
+        return mnas_reward(accuracy, cost, self.target, alpha=alpha, beta=beta)
 
     def score(self, row: dict[str, Any]) -> float:
         """The reward of a journaled row (a scored one: its accuracy is a finite number)."""
-        return self.reward(row["accuracy"], row["flops"])
+        return self.reward(row["accuracy"], row[self.column])
 
 
 @dataclass(frozen=True)
@@ -121,6 +171,10 @@ class SearchConfig:
     grid: GridConfig | None = None  # set: `nas-search grid` scales a base instead of searching
     address: str | None = None  # an existing Ray cluster, host:port; null = local Ray on 127.0.0.1
     evaluate: str | None = None  # "module:function" replacing proxy training (see README)
+    keep_weights: int = 0  # trained weights of the K best trials, under RUN_DIR/weights/
+    tracking: tuple[str, ...] | dict | None = None  # [mlflow, tensorboard, wandb]: nas.tracking
+    evaluator: str = "proxy"  # proxy: train each candidate; supernet: inherited weights
+    supernet: SupernetConfig = field(default_factory=SupernetConfig)  # evaluator: supernet
 
     def __post_init__(self) -> None:
         if self.version != CONFIG_VERSION:
@@ -129,11 +183,22 @@ class SearchConfig:
         band = self.flops_band
         if band is not None and (len(band) != 2 or not 0 <= band[0] < band[1]):
             raise SpecError("flops_band", list(band), "must be [min, max] with 0 <= min < max")
+        if self.keep_weights < 0 or (self.keep_weights and self.evaluate is not None):
+            raise SpecError("keep_weights", self.keep_weights, "must be >= 0, and 0 with "
+                            "`evaluate` (a custom evaluator trains no weights here)")
         if self.evaluate is not None and ":" not in self.evaluate:
             raise SpecError("evaluate", self.evaluate, "must be 'module:function'")
+        tracking_backends(self.tracking)
         if self.proxy.device.startswith("cuda") and self.resources.gpu == 0:
             raise SpecError("proxy.device", self.proxy.device, "needs resources.gpu > 0 (Ray "
                             "hides GPUs from trials that did not ask for one)")
+        if self.evaluator not in ("proxy", "supernet"):
+            raise SpecError("evaluator", self.evaluator, "must be proxy or supernet")
+        if self.evaluator == "supernet" and (self.evaluate or self.early_stopping.asha
+                                             or self.keep_weights or self.grid is not None):
+            raise SpecError("evaluator", self.evaluator, "scores a space's candidates with its "
+                            "supernet: drop `evaluate`, `early_stopping.asha`, `keep_weights` "
+                            "and `grid`, which apply to proxy trials")
         if self.early_stopping.asha and self.early_stopping.grace_period > self.proxy.epochs:
             raise SpecError("early_stopping.grace_period", self.early_stopping.grace_period,
                             f"must be <= proxy.epochs ({self.proxy.epochs})")
@@ -212,6 +277,9 @@ def check_reachable(config: SearchConfig, timeout: float = 3.0) -> None:
     if dataset != "synthetic" and not Path(dataset).is_dir():
         raise SpecError("proxy.dataset", dataset, "no such folder (use 'synthetic', a CIFAR-10 "
                         "python-batches folder or an ImageFolder tree)")
+    if dataset != "synthetic" and is_cache(dataset):  # verified once here, not in every trial
+        open_cache(dataset).check_resolution(config.proxy.resolution,
+                                             config.proxy.resize_cache or bool(config.grid))
     if config.address and config.address != "auto":
         host, _, port = config.address.rpartition(":")
         if not host or not port.isdigit():

@@ -36,5 +36,14 @@ def write_arch(arch: Arch, out: str | Path, row: pd.Series | None = None) -> Pat
         header = (f"# trial {row['trial_id']}: accuracy {row['accuracy']:.4f} (proxy), "
                   f"reward {row['reward']:.4f}, {int(row['flops']):,} FLOPs (multiply-adds), "
                   f"{int(row['params']):,} params\n")
+        if pd.notna(row.get("latency_ms")):  # objective.metric: latency
+            header += (f"# latency {row['latency_ms']:.3f} ms (per-block table) measured under "
+                       f"{row.get('latency_fingerprint')}\n")
     out.write_text(header + arch.to_yaml())
     return out
+
+
+def kept_weights(run_dir: str | Path, row: pd.Series) -> Path | None:
+    """The weights `keep_weights` kept for this trial (RUN_DIR/weights/TRIAL_ID.pt), if any."""
+    path = Path(run_dir) / "weights" / f"{row['trial_id']}.pt"
+    return path if path.is_file() else None

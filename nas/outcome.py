@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 # the keys of a trial's last report that become columns of its row
-OUTCOME_KEYS = ("status", "reason", "accuracy", "train_seconds", "epochs", "proxy_resolution")
+OUTCOME_KEYS = ("status", "reason", "accuracy", "train_seconds", "epochs", "proxy_resolution",
+                "evaluator")
 
 
 def trial_outcome(result: dict[str, Any] | None, error: bool,

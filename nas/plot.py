@@ -9,7 +9,7 @@ import pandas as pd
 from search_space.errors import SpecError
 
 
-def plot_front(df: pd.DataFrame, front: pd.DataFrame, out: Path) -> None:
+def plot_front(df: pd.DataFrame, front: pd.DataFrame, out: Path, x: str = "flops") -> None:
     try:
         import matplotlib
 
@@ -20,9 +20,10 @@ def plot_front(df: pd.DataFrame, front: pd.DataFrame, out: Path) -> None:
                         "'nas-search[plot]'") from None
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     scored = df.dropna(subset=["accuracy"])
-    ax.scatter(scored["flops"] / 1e6, scored["accuracy"], s=12, alpha=0.5, label="trials")
-    ax.plot(front["flops"] / 1e6, front["accuracy"], "o-", color="C3", label="Pareto front")
-    ax.set_xlabel("FLOPs (M multiply-adds)")
+    scale, label = (1.0, "latency (ms)") if x == "latency_ms" else (1e6, "FLOPs (M multiply-adds)")
+    ax.scatter(scored[x] / scale, scored["accuracy"], s=12, alpha=0.5, label="trials")
+    ax.plot(front[x] / scale, front["accuracy"], "o-", color="C3", label="Pareto front")
+    ax.set_xlabel(label)
     ax.set_ylabel("proxy top-1 accuracy")
     ax.grid(alpha=0.3)
     ax.legend()

@@ -63,7 +63,8 @@ def ray_session(address: str | None = None, num_cpus: int | None = None,
     _apply_env(connection_env(address))
     if address:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
-    else:
+    else:  # private, on loopback: Ray's notice about token authentication is noise here
+        logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)
         ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False,
                  log_to_driver=False, logging_level=logging.WARNING)
     try:

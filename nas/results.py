@@ -20,14 +20,14 @@ def load_results(run_dir: str | Path) -> pd.DataFrame:
 
 
 def rescore(df: pd.DataFrame, target: float = 400e6, w: float = -0.07,
-            kind: str = "soft") -> pd.DataFrame:
+            kind: str = "soft", metric: str = "flops", beta: float = -0.10) -> pd.DataFrame:
     """A copy with `reward` recomputed for another target or exponent (stored accuracy and
-    FLOPs suffice; failed trials keep no reward)."""
-    objective = ObjectiveConfig(target=target, w=w, kind=kind)
+    FLOPs, or latency_ms with metric latency, suffice; failed trials keep no reward)."""
+    objective = ObjectiveConfig(target=target, w=w, kind=kind, metric=metric, beta=beta)
     out = df.copy()
     scored = out["status"].isin(SCORED) & out["accuracy"].notna()
     out["reward"] = [objective.reward(a, f) if ok else None
-                     for a, f, ok in zip(out["accuracy"], out["flops"], scored)]
+                     for a, f, ok in zip(out["accuracy"], out[objective.column], scored)]
     return out
 
 

@@ -14,12 +14,17 @@ import controllers
 from controllers import AskTell
 from nas.config import SearchConfig, check_reachable
 from nas.grid import GridSpace, grid_parts
+from nas.latency_actor import WithLatency, build_table, table_parts
 from nas.ledger import Ledger
+from nas.oneshot import run_oneshot
+from nas.progress import TrialProgress
 from nas.ray_searcher import ControllerSearcher
 from nas.ray_session import ray_session
 from nas.run_dir import RunDir
+from nas.tracking import check_installed, tracking_callbacks
 from nas.trial import TrialSetup, load_evaluator, run_trial
-from objectives import analytic_flops
+from nas.weights_keeper import WeightsKeeper
+from objectives import LatencyTable, analytic_flops
 from search_space import SearchSpace, load_space
 
 
@@ -38,7 +43,8 @@ def default_output(config: SearchConfig) -> Path:
 
 
 def search(config: SearchConfig, output: str | Path | None = None, resume: bool = False,
-           progress: Callable[[str], None] = print, parts: tuple | None = None) -> RunDir:
+           progress: Callable[[str], None] = print, live: bool | None = False,
+           parts: tuple | None = None) -> RunDir:
     """Run (or resume) a search to its budget and return its run directory.
 
     Args:
@@ -46,9 +52,12 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         output: the run directory; a new one must be empty. Defaults to runs/NAME-TIMESTAMP.
         resume: continue the search in `output` from its saved state.
         progress: receives one line per finished trial.
+        live: keep a live progress line on stdout (None: when stdout is a terminal); the
+            per-trial lines then go to stdout above it instead of to `progress`.
         parts: (space, controller, budget) instead of the config's (e.g. `nas.job_space`).
     """
     check_reachable(config)  # everything below fails, if it must, before Ray starts
+    check_installed(config.tracking)
     if config.evaluate:
         load_evaluator(config.evaluate)
     space, controller, budget = parts or _parts(config)
@@ -58,18 +67,34 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         run = RunDir.create(output or default_output(config), config.to_yaml())
         (run.path / "reference.yaml").write_text(space.reference.to_yaml())
     resources = (config.resources.cpu, config.resources.gpu)
-    ledger = Ledger(controller, space, run, budget, config.objective, resources,
-                    epochs=config.proxy.epochs,  # the line reads the ledger's counts:
-                    on_row=lambda row: progress(trial_line(row, ledger)))
+    keeper = (WeightsKeeper(run.path, config.keep_weights, run.rows() if resume else [])
+              if config.keep_weights else None)
+
+    def on_row(row: dict[str, Any]) -> None:
+        watch.on_row(row)  # the trial's line, and the live progress line on a terminal
+        if keeper is not None:
+            keeper.offer(row)
+
+    table = latency_table(config) if config.objective.metric == "latency" else None
+    ledger = Ledger(controller, space if table is None else WithLatency(space, table), run,
+                    budget, config.objective, resources, epochs=config.proxy.epochs,
+                    on_row=on_row)
     if resume:
         ledger.restore()
     if ledger.remaining == 0:
         run.write_tables()  # a driver killed right after its last trial left them stale
         return run
     run.mark_driver()
+    watch = TrialProgress(budget, ledger.rows, running=lambda: ledger.in_flight,
+                          desc=config.name, live=live, out=progress)
     try:
-        with ray_session(config.address):
-            _fit(config, run, ledger, space.reference.resolution)
+        with watch, ray_session(config.address):
+            if table is not None:  # alone on the device, before any trial starts
+                build_table(table, table_parts(space, config.objective.num_classes), progress)
+            if config.evaluator == "supernet":
+                run_oneshot(config, run, ledger, space, progress)
+            else:
+                _fit(config, run, ledger, space.reference.resolution)
     finally:
         run.write_tables()
         run.clear_driver()
@@ -77,6 +102,13 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         progress(f"stopped with {ledger.remaining} of {budget} trials to go; continue with "
                  f"`nas-search resume {run.path}`")
     return run
+
+
+def latency_table(config: SearchConfig) -> LatencyTable:
+    """The search's latency table (read from its cache; `build_table` fills what is missing)."""
+    latency = config.objective.latency
+    return LatencyTable(latency.setup(), latency.cache_dir,
+                        num_classes=config.objective.num_classes)
 
 
 def _parts(config: SearchConfig) -> tuple[SearchSpace | GridSpace, AskTell, int]:
@@ -90,22 +122,12 @@ def _parts(config: SearchConfig) -> tuple[SearchSpace | GridSpace, AskTell, int]
     return space, controller, config.budget.num_samples
 
 
-def trial_line(row: dict[str, Any], ledger: Ledger) -> str:
-    """One finished trial, as `search` prints it: progress, accuracy, FLOPs, reward, best."""
-    acc = "-" if row["accuracy"] is None else f"{row['accuracy']:.3f}"
-    reward = "-" if row["reward"] is None else f"{row['reward']:.4f}"
-    best = "-" if ledger.best is None else f"{ledger.best:.4f}"
-    note = f"  {row['status']}: {row['reason']}" if row["status"] != "ok" else ""
-    return (f"[{ledger.trained:>{len(str(ledger.budget))}}/{ledger.budget}] "
-            f"{row['trial_id']:<14} acc {acc}  FLOPs {row['flops'] / 1e6:7.1f}M  "
-            f"reward {reward}  best {best}  {row['train_seconds']:5.1f}s{note}")
-
-
 def _fit(config: SearchConfig, run: RunDir, ledger: Ledger, reference_resolution: int) -> None:
     from ray import tune
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no Tune tables
-    setup = TrialSetup(config.proxy, config.objective, config.evaluate, reference_resolution)
+    setup = TrialSetup(config.proxy, config.objective, config.evaluate, reference_resolution,
+                       weights_dir=str(run.path.resolve()) if config.keep_weights else None)
     trainable = tune.with_resources(tune.with_parameters(run_trial, setup=setup),
                                     {"cpu": config.resources.cpu, "gpu": config.resources.gpu})
     storage = (run.path / "ray").resolve()
@@ -119,7 +141,8 @@ def _fit(config: SearchConfig, run: RunDir, ledger: Ledger, reference_resolution
             scheduler=_scheduler(config), trial_dirname_creator=_trial_dirname),
         run_config=tune.RunConfig(
             name=session, storage_path=str(storage), verbose=0,
-            failure_config=tune.FailureConfig(max_failures=0)),
+            failure_config=tune.FailureConfig(max_failures=0),
+            callbacks=tracking_callbacks(config, run.path, lambda: ledger.rows)),
     )
     tuner.fit()
 

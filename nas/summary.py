@@ -17,7 +17,10 @@ from search_space import Arch
 def front_table(front: pd.DataFrame) -> str:
     rows = [(r.trial_id, f"{r.accuracy:.4f}", f"{r.flops / 1e6:,.1f}M", f"{r.params / 1e6:.2f}M",
              f"{r.reward:.4f}" if pd.notna(r.reward) else "-") for r in front.itertuples()]
-    return format_table(("trial", "accuracy", "FLOPs", "params", "reward"), rows)
+    if "latency_ms" not in front:
+        return format_table(("trial", "accuracy", "FLOPs", "params", "reward"), rows)
+    rows = [(*row[:3], f"{ms:.3f}", *row[3:]) for row, ms in zip(rows, front["latency_ms"])]
+    return format_table(("trial", "accuracy", "FLOPs", "latency ms", "params", "reward"), rows)
 
 
 def summarize(run: RunDir, out: Callable[[str], None] = print) -> None:

@@ -8,6 +8,7 @@ the reason recorded, so one broken candidate never stops a search.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ class TrialSetup:
     objective: ObjectiveConfig
     evaluate: str | None = None
     reference_resolution: int = 224  # proxy.resolution is meant for archs of this resolution
+    weights_dir: str | None = None  # keep_weights: trials save weights under this run dir
 
 
 def load_evaluator(spec: str) -> Callable[..., dict[str, Any]]:
@@ -41,31 +43,44 @@ def load_evaluator(spec: str) -> Callable[..., dict[str, Any]]:
         raise SpecError("evaluate", spec, f"cannot import it ({err})") from None
 
 
-def proxy_evaluate(arch: Arch, proxy: ProxyConfig, report: Report) -> dict[str, Any]:
-    """The default evaluation: proxy-train `arch` and measure held-out top-1."""
+def proxy_evaluate(arch: Arch, proxy: ProxyConfig, report: Report,
+                   weights_to: str | None = None) -> dict[str, Any]:
+    """The default evaluation: proxy-train `arch` and measure held-out top-1 (and save the
+    trained weights to `weights_to`, when given)."""
     from objectives import load_dataset, train_proxy
+    from search_space.weights import save_weights
 
     data = load_dataset(proxy)  # cached per worker process across reused trials
-    result = train_proxy(arch, proxy, data=data, on_epoch=report)
+
+    def save(model) -> None:
+        save_weights(model, arch, weights_to, {"dataset": data.name,
+                                               "proxy_resolution": proxy.resolution})
+
+    result = train_proxy(arch, proxy, data=data, on_epoch=report,
+                         on_trained=save if weights_to else None)
     return {"status": result.status, "reason": result.reason, "accuracy": result.accuracy,
             "epochs": result.epochs, "train_seconds": result.train_seconds}
 
 
-def evaluate_arch(arch: Arch, setup: TrialSetup, report: Report) -> dict[str, Any]:
+def evaluate_arch(arch: Arch, setup: TrialSetup, report: Report,
+                  weights_to: str | None = None) -> dict[str, Any]:
     """Evaluate one candidate and return its final metrics; never raises."""
     counts = analytic_counts(arch, arch.resolution, setup.objective.num_classes)
     fixed = {"flops": counts.flops, "params": counts.params,
-             "proxy_resolution": setup.proxy.resolution}
+             "proxy_resolution": setup.proxy.resolution, "evaluator": "proxy"}
 
     start = time.perf_counter()
 
     def report_epoch(metrics: dict[str, Any]) -> None:
-        reward = setup.objective.reward(metrics["accuracy"], counts.flops)
+        # latency is looked up by the driver, so only a FLOPs reward is known here
+        reward = (setup.objective.reward(metrics["accuracy"], counts.flops)
+                  if setup.objective.metric == "flops" else None)
         # if a scheduler stops the trial here, this report is its last: make it a full row
         report({**metrics, **fixed, "reward": reward, "status": "running",
                 "epochs": metrics["epoch"], "train_seconds": time.perf_counter() - start})
 
-    evaluate = load_evaluator(setup.evaluate) if setup.evaluate else proxy_evaluate
+    evaluate = (load_evaluator(setup.evaluate) if setup.evaluate
+                else functools.partial(proxy_evaluate, weights_to=weights_to))
     try:
         final = {"epochs": 0, **evaluate(arch, setup.proxy, report_epoch)}
     except Exception as err:  # noqa: BLE001 - a failed candidate is a result, not a crash
@@ -94,5 +109,10 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
         cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)
         changes["threads"] = max(1, int(cpus))
     setup = dataclasses.replace(setup, proxy=dataclasses.replace(setup.proxy, **changes))
-    final = evaluate_arch(arch, setup, tune.report)
+    weights_to = None
+    if setup.weights_dir:
+        from nas.weights_keeper import trial_weights
+
+        weights_to = str(trial_weights(setup.weights_dir, tune.get_context().get_trial_id()))
+    final = evaluate_arch(arch, setup, tune.report, weights_to)
     tune.report({**final, "epoch": final["epochs"]})

@@ -3,8 +3,16 @@
 from objectives.analytic import Counts, analytic_counts, analytic_flops, analytic_params
 from objectives.datasets import ProxyData, load_dataset
 from objectives.flops import FLOPS_CONVENTION, fvcore_flops, torch_params
+from objectives.latency import Latency, LatencySetup, measure_arch, measure_module
+from objectives.latency_table import LatencyTable
 from objectives.proxy import ProxyConfig, ProxyResult, train_proxy
-from objectives.reward import deployment_flops, mnas_reward, mnas_reward_hard
+from objectives.reward import absolute_reward, deployment_flops, mnas_reward, mnas_reward_hard
+from objectives.supernet_training import (
+    SupernetConfig,
+    load_supernet,
+    score_candidates,
+    train_supernet,
+)
 from search_space import Arch
 
 
@@ -25,9 +33,14 @@ def count_params(arch_or_model, num_classes: int = 1000) -> int:
 __all__ = [
     "FLOPS_CONVENTION",
     "Counts",
+    "Latency",
+    "LatencySetup",
+    "LatencyTable",
     "ProxyConfig",
     "ProxyData",
     "ProxyResult",
+    "SupernetConfig",
+    "absolute_reward",
     "analytic_counts",
     "analytic_flops",
     "analytic_params",
@@ -36,8 +49,13 @@ __all__ = [
     "deployment_flops",
     "fvcore_flops",
     "load_dataset",
+    "load_supernet",
+    "measure_arch",
+    "measure_module",
     "mnas_reward",
     "mnas_reward_hard",
+    "score_candidates",
     "torch_params",
     "train_proxy",
+    "train_supernet",
 ]

@@ -16,6 +16,9 @@ Sources, chosen by ``cfg.dataset``:
   that asks for any other global is refused, so a crafted file cannot run code.
 - an ImageFolder tree ``root/<class>/*.png|jpg|...`` (or an ImageNet root holding ``train/``),
   decoded with Pillow. torchvision is not needed.
+- a cache folder written by ``nas-search prepare-data`` (see `objectives.data_cache`): decoded
+  once, memory-mapped here; the same split as its source, at the resolution it was made for
+  (another one only with ``resize_cache``).
 
 Loaded datasets are cached per process (a Ray actor reuses them across trials): a second call
 with the same dataset, resolution, sizes and data seed returns the same object.
@@ -23,6 +26,7 @@ with the same dataset, resolution, sizes and data seed returns the same object.
 
 from __future__ import annotations
 
+import functools
 import io
 import pickle
 from collections import OrderedDict
@@ -36,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from objectives.data_cache import MemmapSplit, is_cache, open_cache
 from objectives.synthetic import NUM_CLASSES as SYNTHETIC_CLASSES
 from objectives.synthetic import POOL_SIZE, make_synthetic
 from search_space.errors import SpecError
@@ -76,7 +81,7 @@ class ImageFolderSplit(Dataset):
         return _decode(self.files[i], self.resolution), self.labels[i]
 
 
-Split = TensorSplit | ImageFolderSplit
+Split = TensorSplit | ImageFolderSplit | MemmapSplit
 
 
 @dataclass
@@ -119,14 +124,14 @@ def load_dataset(cfg: ProxyConfig) -> ProxyData:
     """Load (or reuse) the dataset `cfg` names, split into train and held-out val.
 
     Args:
-        cfg: reads ``dataset``, ``resolution``, ``train_size``, ``val_size``, ``data_seed``
-            and ``num_workers`` (decoding threads for ImageFolder trees).
+        cfg: reads ``dataset``, ``resolution``, ``train_size``, ``val_size``, ``data_seed``,
+            ``num_workers`` (decoding threads for ImageFolder trees) and ``resize_cache``.
 
     Raises:
         SpecError: the dataset is unknown, missing or malformed, or the sizes do not fit it.
     """
     source = cfg.dataset if cfg.dataset == "synthetic" else str(Path(cfg.dataset).resolve())
-    key = (source, cfg.resolution, cfg.train_size, cfg.val_size, cfg.data_seed)
+    key = (source, cfg.resolution, cfg.train_size, cfg.val_size, cfg.data_seed, cfg.resize_cache)
     if key not in _CACHE:
         _CACHE[key] = _load(*key, num_workers=cfg.num_workers)
         while len(_CACHE) > CACHE_SIZE:
@@ -139,7 +144,7 @@ _CACHE: OrderedDict[tuple, ProxyData] = OrderedDict()
 
 
 def _load(source: str, resolution: int, train_size: int | None, val_size: int | float,
-          seed: int, num_workers: int) -> ProxyData:
+          seed: int, resize_cache: bool, num_workers: int) -> ProxyData:
     if source == "synthetic":
         return _synthetic(resolution, train_size, val_size, seed)
     root = Path(source)
@@ -147,6 +152,8 @@ def _load(source: str, resolution: int, train_size: int | None, val_size: int | 
         raise SpecError("dataset", source,
                         "no such folder (use 'synthetic', a CIFAR-10 python-batches folder "
                         "or an ImageFolder tree)")
+    if is_cache(root):
+        return _prepared(root, resolution, train_size, val_size, seed, resize_cache)
     if (root / CIFAR_BATCHES[0]).exists():
         return _cifar10(root, resolution, train_size, val_size, seed)
     return _imagefolder(root, resolution, train_size, val_size, seed, num_workers)
@@ -339,3 +346,27 @@ def materialize(split: ImageFolderSplit, num_workers: int = 0) -> TensorSplit:
         images = list(pool.map(split.__getitem__, range(len(split))))
     return TensorSplit(torch.stack([img for img, _ in images]),
                        torch.tensor(split.labels, dtype=torch.int64))
+
+
+# --- prepared cache ---------------------------------------------------------------------------
+
+def _prepared(root: Path, resolution: int, train_size: int | None, val_size: int | float,
+              seed: int, resize: bool) -> ProxyData:
+    """The split its source would give, read from the memmap (copied only when small)."""
+    cache = open_cache(root)
+    cache.check_resolution(resolution, resize)
+    rows = [cache.positions(idx)
+            for idx in split_indices(cache.source_count, val_size, train_size, seed)]
+    in_memory = sum(map(len, rows)) * 3 * resolution * resolution <= IN_MEMORY_BYTES
+    if in_memory:
+        splits = [TensorSplit(resize_uint8(torch.from_numpy(cache.images[r]), resolution),
+                              torch.from_numpy(cache.labels[r].copy())) for r in rows]
+    else:
+        resize = None if resolution == cache.resolution else \
+            functools.partial(_resize_one, resolution=resolution)  # picklable for workers
+        splits = [MemmapSplit(cache.images, cache.labels, r, resize) for r in rows]
+    return ProxyData(splits[0], splits[1], len(cache.classes), str(root), resolution)
+
+
+def _resize_one(image: torch.Tensor, resolution: int) -> torch.Tensor:
+    return resize_uint8(image[None], resolution)[0]

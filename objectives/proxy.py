@@ -74,6 +74,9 @@ class ProxyConfig:
         channels_last: None = on (GPU, and CPU too: oneDNN trains these nets 1.3-2x faster
             in channels_last on this project's CPUs, see benchmarks/proxy_throughput.py).
         bf16: bf16 autocast; None = on for CUDA only.
+        resize_cache: let a ``prepare-data`` cache made at another resolution be resized on
+            load (antialiased bilinear from the cached pixels: close to, not the same as,
+            decoding at this resolution); false = such a cache is refused.
     """
 
     dataset: str = "synthetic"
@@ -99,6 +102,7 @@ class ProxyConfig:
     bn_calibration: int = 512
     channels_last: bool | None = None
     bf16: bool | None = None
+    resize_cache: bool = False
 
     def __post_init__(self) -> None:
         for name in ("epochs", "resolution", "batch_size"):
@@ -122,6 +126,8 @@ class ProxyConfig:
             raise SpecError("dataset", self.dataset, "must be 'synthetic' or a path")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise SpecError("device", self.device, "must be auto, cpu, cuda or cuda:N")
+        if self.resize_cache not in (True, False):
+            raise SpecError("resize_cache", self.resize_cache, "must be true or false")
         for name in ("channels_last", "bf16"):
             if getattr(self, name) not in (None, True, False):
                 raise SpecError(name, getattr(self, name), "must be true, false or null")
@@ -422,7 +428,8 @@ def _run_epochs(loop: _Loop, data: ProxyData, history: list[dict[str, Any]],
 
 def train_proxy(arch: Arch, cfg: ProxyConfig, data: ProxyData | None = None,
                 on_epoch: EpochCallback | None = None,
-                on_step: EpochCallback | None = None) -> ProxyResult:
+                on_step: EpochCallback | None = None,
+                on_trained: Callable[[nn.Module], None] | None = None) -> ProxyResult:
     """Proxy-train `arch` and measure top-1 on the held-out split.
 
     Args:
@@ -433,6 +440,8 @@ def train_proxy(arch: Arch, cfg: ProxyConfig, data: ProxyData | None = None,
         on_epoch: called after each epoch with dict(epoch, accuracy, loss, seconds, lr,
             images_per_second).
         on_step: progress, called every `CHECK_EVERY` steps with dict(epoch, step, steps, loss).
+        on_trained: called once with the trained model (BN statistics as evaluated), e.g. to
+            save its weights; not called when training diverged.
 
     Returns:
         A `ProxyResult`; a diverged run returns ``status="diverged"`` instead of raising.
@@ -454,9 +463,11 @@ def train_proxy(arch: Arch, cfg: ProxyConfig, data: ProxyData | None = None,
             _run_epochs(loop, data, history, on_epoch, on_step)
         except Diverged as err:
             status, reason = "diverged", str(err)
+        seconds = time.perf_counter() - start
+        if on_trained and status == "ok":
+            on_trained(loop.model)
     return ProxyResult(history[-1]["accuracy"] if history else 0.0, status, reason,
-                       len(history), time.perf_counter() - start, history, cfg.resolution,
-                       str(rt.device))
+                       len(history), seconds, history, cfg.resolution, str(rt.device))
 
 
 def _rng_devices(device: torch.device) -> list[int]:

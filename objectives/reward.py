@@ -13,6 +13,11 @@ resolution and deployment class count, `deployment_flops`), never those of the s
 network: T = 400M is an ImageNet-at-224 budget. The reward is pure arithmetic on stored
 (accuracy, FLOPs) pairs, so a finished run is re-scored for another target or w without
 retraining; arrays (numpy, pandas columns) are scored element-wise.
+
+Latency (objective.metric: latency) uses the same forms with measured milliseconds as the cost
+and T in milliseconds, plus TuNAS's absolute reward (Bender et al. 2020, `rl_reward_function:
+abs`): ``ACC + beta * |cost / T - 1|`` with beta < 0 (TuNAS default -0.10), which pulls the
+search onto the target from both sides instead of merely discouraging cost above it.
 """
 
 from __future__ import annotations
@@ -70,6 +75,34 @@ def mnas_reward_hard(accuracy: ArrayLike, flops: ArrayLike,
                      target: float = TARGET_FLOPS) -> ArrayLike:
     """Hard-constraint reward (alpha = 0, beta = -1): ACC at or under T, ACC * T / FLOPs above."""
     return mnas_reward(accuracy, flops, target, alpha=0.0, beta=-1.0)
+
+
+TUNAS_BETA = -0.10  # TuNAS's default absolute-reward coefficient
+
+
+def absolute_reward(accuracy: ArrayLike, cost: ArrayLike, target: float,
+                    beta: float = TUNAS_BETA) -> ArrayLike:
+    """TuNAS's absolute reward: ``ACC + beta * |cost / T - 1|``, beta < 0.
+
+    Args:
+        accuracy: top-1 in [0, 1] (scalar or array).
+        cost: latency in ms or multiply-adds (scalar or array), > 0.
+        target: T, in the unit of `cost`, > 0.
+        beta: penalty per unit of relative distance from the target, < 0.
+
+    Example:
+        >>> round(absolute_reward(0.8, 6.0, 5.0), 4)   # 20% over a 5 ms target
+        0.78
+    """
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not target > 0:
+        raise SpecError("target", target, "must be a number > 0")
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta < 0:
+        raise SpecError("beta", beta, "must be a number < 0")
+    ratio = np.asarray(cost, dtype=float) / target
+    if not np.all(ratio > 0):
+        raise SpecError("cost", cost, "must be > 0")
+    reward = np.asarray(accuracy, dtype=float) + beta * np.abs(ratio - 1.0)
+    return float(reward) if reward.ndim == 0 else reward
 
 
 def deployment_flops(arch: Arch, num_classes: int = 1000) -> int:

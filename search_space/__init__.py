@@ -6,6 +6,7 @@ from search_space.errors import SpecError
 from search_space.presets import PRESETS, load_arch, preset
 from search_space.scaling import round_filters, round_repeats, scale, scale_by
 from search_space.space import Decision, SearchSpace, load_space
+from search_space.supernet import Supernet
 
 __all__ = [
     "PRESETS",
@@ -14,6 +15,7 @@ __all__ = [
     "SearchSpace",
     "SpecError",
     "Stage",
+    "Supernet",
     "build_model",
     "layers",
     "load_arch",

@@ -105,7 +105,8 @@ class Stage:
         return "conv" if self.block == "conv" else f"mbconv{self.expand}"
 
     def block_string(self) -> str:
-        """timm-style block string, e.g. ``ir_r2_k3_s2_e6_c24_se0.25``."""
+        """timm's block string, e.g. ``ir_r2_k3_s2_e6_c24_se0.25`` (see
+        `search_space.timm_format`; timm's ``cn`` skips only when told ``skip``)."""
         kind = {"conv": "cn", "mbconv": "ds" if self.expand == 1 else "ir"}[self.block]
         parts = [kind, f"r{self.repeats}", f"k{self.kernel}", f"s{self.stride}"]
         if kind == "ir":
@@ -113,7 +114,9 @@ class Stage:
         parts.append(f"c{self.out}")
         if self.se:
             parts.append(f"se{self.se:g}")
-        if self.skip == "none":
+        if kind == "cn":
+            parts += ["skip"] if self.skip == "id" else []
+        elif self.skip == "none":
             parts.append("noskip")
         return "_".join(parts)
 

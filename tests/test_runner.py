@@ -18,7 +18,7 @@ TINY = ["proxy.resolution=16", "proxy.train_size=128", "proxy.val_size=64",
 @pytest.fixture(scope="module")
 def finished_run(ray_local, tmp_path_factory):
     config = load_config("demo", TINY + ["budget.num_samples=4", "controller.name=random",
-                                         "controller.options={}"])
+                                         "controller.options={}", "keep_weights=2"])
     lines: list[str] = []
     run = search(config, tmp_path_factory.mktemp("run") / "demo", progress=lines.append)
     return run, lines
@@ -27,13 +27,24 @@ def finished_run(ray_local, tmp_path_factory):
 def test_search_writes_trials_table(finished_run):
     run, lines = finished_run
     df = load_results(run.path)
-    assert len(df) == 4 and set(df["status"]) == {"ok"}
+    assert len(df) == 4 and set(df["status"]) == {"ok"} and set(df["evaluator"]) == {"proxy"}
     assert set(COLUMNS) <= set(df.columns)
     assert df["accuracy"].between(0, 1).all() and (df["reward"] > 0).all()
     on_disk = pd.read_parquet(run.path / "trials.parquet")
     assert list(on_disk["trial_id"]) == list(df["trial_id"])
     assert len(pd.read_csv(run.path / "trials.csv")) == 4
     assert len(lines) == 4 and lines[-1].startswith("[4/4]")  # one progress line per trial
+
+
+def test_keep_weights_keeps_the_two_best_trials(finished_run):
+    from search_space.weights import load_weights
+
+    run = finished_run[0]
+    best = load_results(run.path).sort_values("reward", ascending=False)["trial_id"][:2]
+    assert sorted(p.stem for p in (run.path / "weights").glob("*.pt")) == sorted(best)
+    assert not list((run.path / "weights" / "trials").glob("*"))  # the others were deleted
+    model, arch = load_weights(run.path / "weights" / f"{best.iloc[0]}.pt")
+    assert model.classifier.out_features == 10
 
 
 def test_pareto_front_is_non_dominated(finished_run):

@@ -29,7 +29,8 @@ def main(args: argparse.Namespace) -> int:
           f"alpha*beta^2*gamma^2 within {config.grid.tolerance:g} of "
           f"{config.grid.product:g}, phi {config.grid.phi:g}, base {config.grid.base}",
           flush=True)
-    run = search(config, args.output, progress=lambda line: print(line, flush=True))
+    run = search(config, args.output, progress=lambda line: print(line, flush=True),
+                 live=None)  # a live progress line when stdout is a terminal
     print(f"run directory: {run.path}")
     summarize(run)
     return 0

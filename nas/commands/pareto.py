@@ -14,7 +14,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--csv", type=Path, metavar="CSV", help="save the front as CSV")
     parser.add_argument("--target", type=float, help="re-score with this FLOPs target")
     parser.add_argument("--w", type=float, help="re-score with this exponent")
-    parser.add_argument("--kind", choices=("soft", "hard"), help="re-score with this form")
+    parser.add_argument("--kind", choices=("soft", "hard", "absolute"),
+                        help="re-score with this form")
+    parser.add_argument("--x", choices=("flops", "latency_ms"),
+                        help="cost axis of the front (default: the objective's metric)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -23,16 +26,25 @@ def main(args: argparse.Namespace) -> int:
     from nas.run_dir import RunDir
     from nas.summary import front_table
     from objectives import FLOPS_CONVENTION
+    from search_space import SpecError
 
     run = RunDir.open(args.run_dir)
     objective = load_config(str(run.path / "config.yaml")).objective
     target = objective.target if args.target is None else args.target
     w = objective.w if args.w is None else args.w
     kind = args.kind or objective.kind
-    df = rescore(load_results(run.path), target, w, kind)
-    front = pareto_front(df)
-    print(f"Pareto front of {len(df)} trials; reward = ACC x (FLOPs / {target:,.0f}) ^ {w:g}"
-          f" ({kind}); FLOPs = {FLOPS_CONVENTION}")
+    df = rescore(load_results(run.path), target, w, kind, objective.metric, objective.beta)
+    x = args.x or objective.column
+    if x not in df or df[x].isna().all():
+        raise SpecError("--x", x, "this run recorded no such column (search with "
+                        "objective.metric: latency for latency_ms)")
+    front = pareto_front(df, x=x)
+    cost = (f"latency_ms / {target:g}" if objective.metric == "latency"
+            else f"FLOPs / {target:,.0f}")
+    formula = (f"ACC + {objective.beta:g} x |{cost} - 1|" if kind == "absolute"
+               else f"ACC x ({cost}) ^ {w:g}")
+    print(f"Pareto front of {len(df)} trials over {x}; reward = {formula} ({kind}); "
+          f"FLOPs = {FLOPS_CONVENTION}")
     print(front_table(front))
     if args.csv:
         front.to_csv(args.csv, index=False)
@@ -40,6 +52,6 @@ def main(args: argparse.Namespace) -> int:
     if args.plot:
         from nas.plot import plot_front
 
-        plot_front(df, front, args.plot)
+        plot_front(df, front, args.plot, x)
         print(f"wrote {args.plot}")
     return 0

@@ -30,6 +30,7 @@ def main(args: argparse.Namespace) -> int:
     done = len([r for r in run.rows() if r["status"] != "rejected"])
     print(f"resuming '{config.name}': {done} trials done",
           flush=True)
-    search(config, run.path, resume=True, progress=lambda line: print(line, flush=True))
+    search(config, run.path, resume=True, progress=lambda line: print(line, flush=True),
+           live=None)  # a live progress line when stdout is a terminal
     summarize(run)
     return 0

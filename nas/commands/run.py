@@ -42,7 +42,8 @@ def main(args: argparse.Namespace) -> int:
     print(f"search '{config.name}': {config.controller.name} controller on space "
           f"'{config.space}', {config.budget.num_samples} trials, "
           f"{config.budget.max_concurrent} at a time", flush=True)
-    run = search(config, args.output, progress=lambda line: print(line, flush=True))
+    run = search(config, args.output, progress=lambda line: print(line, flush=True),
+                 live=None)  # a live progress line when stdout is a terminal
     print(f"run directory: {run.path}")
     summarize(run)
     return 0

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("arch", metavar="ARCH", help="preset name or block-table YAML path")
     parser.add_argument("--dataset", default="synthetic", metavar="NAME_OR_PATH",
                         help="'synthetic' (bundled, offline), a CIFAR-10 python-batches folder "
-                        "or an ImageFolder tree (default: synthetic)")
+                        "an ImageFolder tree or a prepare-data cache (default: synthetic)")
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--resolution", type=int, default=32,
                         help="proxy training resolution in px (FLOPs stay at the arch's own)")
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=0.01, help="peak learning rate")
     parser.add_argument("--optimizer", choices=("sgd", "rmsprop"), default="sgd")
     parser.add_argument("--train-size", type=int, help="training images to use (default: all)")
-    parser.add_argument("--val-size", type=_count_or_fraction, default=0.2,
+    parser.add_argument("--val-size", type=count_or_fraction, default=0.2,
                         help="held-out images carved from the training data: a count or a "
                         "fraction (default: 0.2)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -38,9 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="reward target T in multiply-adds (default: 400M)")
     parser.add_argument("--w", type=float, default=-0.07, help="reward exponent")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--save", metavar="CKPT",
+                        help="write the trained weights (a plain state dict, CKPT) and the "
+                        "block table beside it (CKPT with .yaml); see README 'Trained weights'")
 
 
-def _count_or_fraction(text: str) -> int | float:
+def count_or_fraction(text: str) -> int | float:
+    """argparse type of --val-size: a count (int) or a fraction (float)."""
     try:
         return int(text)
     except ValueError:
@@ -50,8 +54,11 @@ def _count_or_fraction(text: str) -> int | float:
 def main(args: argparse.Namespace) -> int:
     from objectives import ProxyConfig, analytic_counts, load_dataset, mnas_reward, train_proxy
     from search_space import load_arch
+    from search_space.weights import arch_path, save_weights
 
     arch = load_arch(args.arch)
+    if args.save:
+        arch_path(args.save)  # a bad name fails before training
     cfg = ProxyConfig(dataset=args.dataset, epochs=args.epochs, resolution=args.resolution,
                       batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
                       train_size=args.train_size, val_size=args.val_size, device=args.device,
@@ -63,7 +70,14 @@ def main(args: argparse.Namespace) -> int:
     _say(f"training {arch.name or args.arch} on {data.name}: {len(data.train)} train / "
          f"{len(data.val)} held-out images, {data.num_classes} classes, {cfg.resolution} px, "
          f"{cfg.epochs} epoch(s)")
-    result = train_proxy(arch, cfg, data=data, on_epoch=progress.epoch, on_step=progress.step)
+    trained = []
+    result = train_proxy(arch, cfg, data=data, on_epoch=progress.epoch, on_step=progress.step,
+                         on_trained=trained.append)
+    if args.save and trained:
+        info = {"dataset": data.name, "proxy_resolution": cfg.resolution,
+                "accuracy": f"{result.accuracy:.4f} (held-out top-1)", "epochs": cfg.epochs}
+        for path in save_weights(trained[0], arch, args.save, info):
+            _say(f"wrote {path}")
     reward = mnas_reward(result.accuracy, counts.flops, args.target, args.w)
     summary = {
         "arch": arch.name or args.arch, "dataset": data.name, "status": result.status,

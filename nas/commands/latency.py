@@ -1,0 +1,129 @@
+"""`nas-search latency`: measured latency of one arch, or a space's per-block table checked."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+HELP = "measure inference latency of an arch, or build/validate a space's per-block table"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("arch", metavar="ARCH", nargs="?",
+                        help="preset name or block-table YAML path")
+    parser.add_argument("--space", help="bundled space name or space YAML: time every block it "
+                        "can make (the table), or check the table with --validate")
+    parser.add_argument("--validate", type=int, metavar="N",
+                        help="with --space: time N seeded samples end to end against the table")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed for --validate")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    parser.add_argument("--batch", type=int, default=1, help="images per call (default 1)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+    parser.add_argument("--resolution", type=int, help="input side in px (default: the arch's)")
+    parser.add_argument("--backend", default="torch", help="torch or onnxruntime")
+    parser.add_argument("--dtype", default="float32", help="float32, bfloat16 or float16")
+    parser.add_argument("--channels-last", action="store_true", help="NHWC model and input")
+    parser.add_argument("--clock", default="wall",
+                        help="wall (default) or cpu: the timing thread's CPU time, for one "
+                        "thread on a CPU shared with other work")
+    parser.add_argument("--min-run-time", type=float, default=0.5,
+                        help="seconds of timed calls per measurement (default 0.5)")
+    parser.add_argument("--cache-dir", help="latency table folder (default "
+                        "~/.cache/nas-search/latency or $NAS_SEARCH_CACHE/latency)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _setup(args: argparse.Namespace):
+    from objectives.latency import LatencySetup
+    from search_space import SpecError
+
+    if args.resolution is not None and args.resolution < 8:
+        raise SpecError("--resolution", args.resolution, "must be >= 8 px")
+    try:
+        return LatencySetup(device=args.device, batch=args.batch, threads=args.threads,
+                            backend=args.backend, dtype=args.dtype,
+                            channels_last=args.channels_last, clock=args.clock,
+                            min_run_time=args.min_run_time)
+    except SpecError as err:
+        raise err.within("--") from None
+
+
+def main(args: argparse.Namespace) -> int:
+    from search_space import SpecError
+
+    if (args.arch is None) == (args.space is None):
+        raise SpecError("ARCH", args.arch, "give either an ARCH or --space SPACE")
+    if args.validate is not None and (args.space is None or args.validate < 1):
+        raise SpecError("--validate", args.validate, "needs --space and N >= 1")
+    setup = _setup(args)
+    return _arch(args, setup) if args.arch else _space(args, setup)
+
+
+def _arch(args: argparse.Namespace, setup) -> int:
+    from objectives.latency import measure_arch
+    from search_space import load_arch
+
+    arch = load_arch(args.arch)
+    result = measure_arch(arch, setup, args.resolution)
+    res = arch.resolution if args.resolution is None else args.resolution
+    if args.json:
+        print(json.dumps({"arch": arch.name or args.arch, "resolution": res,
+                          **result.to_dict()}))
+        return 0
+    fp = result.fingerprint
+    print(f"{arch.name or args.arch} at {res} px, batch {setup.batch}, {setup.threads} "
+          f"thread(s), {setup.backend} on {fp['device']} ({fp['device_name']})")
+    print(f"median {result.median_ms:.3f} ms  p90 {result.p90_ms:.3f} ms  "
+          f"({result.runs} timed runs, {setup.clock} clock)")
+    print("fingerprint: " + ", ".join(f"{k}={v}" for k, v in fp.items()))
+    return 0
+
+
+def _space(args: argparse.Namespace, setup) -> int:
+    from tqdm import tqdm
+
+    from objectives.latency_table import LatencyTable, space_parts, validate
+    from search_space import load_space
+
+    space = load_space(args.space)
+    table = LatencyTable(setup, args.cache_dir, args.resolution)
+    start = time.perf_counter()
+    bars: dict[str, tqdm] = {}
+
+    def progress(what: str, done: int, total: int) -> None:
+        bar = bars.get(what)
+        if bar is None:
+            bar = bars[what] = tqdm(total=total, unit=what[:-1], desc=f"timing {what}",
+                                    leave=False, disable=args.json)
+        bar.update(done - bar.n)
+
+    try:
+        if args.validate is None:
+            timed = table.fill(space_parts(space, args.resolution),
+                               lambda done, total: progress("parts", done, total))
+        else:
+            result = validate(space, args.validate, table, args.seed, progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    seconds = time.perf_counter() - start
+    if args.validate is None:
+        summary = {"space": space.name, "parts": len(table.entries), "timed": timed,
+                   "seconds": seconds, "table": str(table.path), "fingerprint": table.fingerprint}
+        print(json.dumps(summary) if args.json else
+              f"{space.name}: {timed} parts timed in {seconds:.1f} s, {len(table.entries)} "
+              f"in the table {table.path}")
+        return 0
+    if args.json:
+        print(json.dumps({**result.to_dict(), "seconds": seconds,
+                          "fingerprint": table.fingerprint}))
+        return 0
+    from nas.table import format_table
+
+    rows = [(name, p, m, f"{100 * (p / m - 1):+.1f}%") for name, p, m in result.rows]
+    print(format_table(("arch", "predicted ms", "measured ms", "error"), rows))
+    print(f"{round(result.within_10pct * result.n)}/{result.n} within +-10% "
+          f"({100 * result.within_10pct:.0f}%), mean |error| {result.mean_abs_error_pct:.1f}%, "
+          f"{seconds:.0f} s")
+    return 0

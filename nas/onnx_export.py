@@ -1,0 +1,58 @@
+"""A block table (and its weights) as an ONNX file, checked in onnxruntime.
+
+The file: opset `OPSET`, one input ``images`` float32 ``[batch, 3, R, R]`` and one output
+``logits`` float32 ``[batch, num_classes]``; the batch axis is dynamic, R is fixed at export.
+Inputs are normalised as in proxy training: ``(pixels_0_255 - 255 * mean) / (255 * std)`` with
+the ImageNet mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225), channels RGB. Dropout
+and drop path are off (the model is exported in eval mode) and BatchNorm uses the saved
+running statistics.
+
+torch's TorchScript-based exporter (``dynamo=False``) is used: it needs neither onnx nor
+onnxscript and handles these convolutional nets completely; torch >= 2.9 marks it deprecated,
+so its DeprecationWarning is silenced here.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from search_space.errors import SpecError
+
+OPSET = 17
+INPUT, OUTPUT = "images", "logits"
+
+
+def export_onnx(model: nn.Module, path: str | Path, resolution: int) -> Path:
+    """Write `model` (put in eval mode) as ONNX with a dynamic batch axis."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = model.eval().to("cpu", memory_format=torch.contiguous_format)
+    example = torch.zeros(1, 3, resolution, resolution)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(model, (example,), str(path), dynamo=False, opset_version=OPSET,
+                          input_names=[INPUT], output_names=[OUTPUT],
+                          dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}})
+    return path
+
+
+def onnxruntime_difference(path: str | Path, model: nn.Module, resolution: int,
+                           batch: int = 3, seed: int = 0) -> float:
+    """Max |ONNX - torch| of the logits on a seeded random batch, run in onnxruntime (CPU)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise SpecError("--onnx", str(path), "checking needs onnxruntime: "
+                        "pip install 'nas-search[onnx]'") from None
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, 3, resolution, resolution, generator=gen)
+    with torch.no_grad():
+        expected = model.eval()(x).numpy()
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (actual,) = session.run([OUTPUT], {INPUT: x.numpy()})
+    return float(np.abs(actual - expected).max())

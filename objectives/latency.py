@@ -1,0 +1,204 @@
+"""Measured inference latency of a model on this machine's CPU or GPU.
+
+Protocol (one place it is decided): eval mode, no grad, a fixed number of torch threads, input
+of shape (batch, 3, R, R); `warmup` untimed calls, then `torch.utils.benchmark.Timer` runs
+blocks of calls for at least `min_run_time` seconds (CUDA synchronised by the timer). The
+median and 90th percentile are over those blocks, in milliseconds per call. The onnxruntime
+backend exports the same model with `torch.onnx` and times `session.run` the same way.
+
+A number means little without the environment it was measured in, so every measurement carries
+a `fingerprint` (device name, torch/onnxruntime versions, threads, batch, dtype, channels_last,
+backend); the per-block table (`objectives.latency_table`) keys its cache on it.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+import tempfile
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from search_space import Arch, build_model
+from search_space.errors import SpecError
+
+BACKENDS = ("torch", "onnxruntime")
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+PROTOCOL = 1  # bump when the timing protocol changes: old caches stop matching
+
+
+@dataclass(frozen=True)
+class LatencySetup:
+    """Where and how to time: plain data, so it pickles to a Ray actor.
+
+    Args:
+        device: ``cpu``, ``cuda`` or ``cuda:N``.
+        batch: images per call.
+        threads: torch (or onnxruntime intra-op) CPU threads while timing.
+        backend: ``torch`` or ``onnxruntime`` (CPU only; the ``[onnx]`` extra).
+        dtype: ``float32``, ``bfloat16`` or ``float16`` (torch backend only).
+        channels_last: NHWC memory format for model and input (torch backend only).
+        warmup: untimed calls before timing.
+        min_run_time: seconds of timed calls per measurement.
+        clock: ``wall`` or ``cpu`` (the thread's CPU time; CPU device, one thread only).
+    """
+
+    device: str = "cpu"
+    batch: int = 1
+    threads: int = 1
+    backend: str = "torch"
+    dtype: str = "float32"
+    channels_last: bool = False
+    warmup: int = 5
+    min_run_time: float = 0.5
+    clock: str = "wall"
+
+    def __post_init__(self) -> None:
+        if not (self.device == "cpu" or self.device.split(":")[0] == "cuda"):
+            raise SpecError("device", self.device, "must be cpu, cuda or cuda:N")
+        for name in ("batch", "threads"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise SpecError(name, value, "must be an integer >= 1")
+        if self.backend not in BACKENDS:
+            raise SpecError("backend", self.backend, f"must be one of {', '.join(BACKENDS)}")
+        if self.dtype not in DTYPES:
+            raise SpecError("dtype", self.dtype, f"must be one of {', '.join(DTYPES)}")
+        if self.backend == "onnxruntime" and (self.device != "cpu" or self.dtype != "float32"
+                                              or self.channels_last):
+            raise SpecError("backend", self.backend, "times float32 NCHW on the CPU only")
+        if self.clock not in CLOCKS or (self.clock == "cpu" and (self.device != "cpu"
+                                                                  or self.threads != 1)):
+            raise SpecError("clock", self.clock, "must be wall, or cpu with device cpu and "
+                            "one thread")
+        if self.warmup < 0 or not self.min_run_time > 0:
+            raise SpecError("min_run_time", self.min_run_time, "must be > 0 (warmup >= 0)")
+
+
+@dataclass(frozen=True)
+class Latency:
+    """One measurement: milliseconds per call (of `batch` images)."""
+
+    median_ms: float
+    p90_ms: float
+    runs: int  # timed calls in all
+    fingerprint: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        fp = self.fingerprint
+        return {"median_ms": self.median_ms, "p90_ms": self.p90_ms, "runs": self.runs,
+                "device": fp["device"], "batch": fp["batch"], "threads": fp["threads"],
+                "backend": fp["backend"], "fingerprint": fp}
+
+
+@functools.cache
+def device_name(device: str) -> str:
+    """The CPU model or the GPU name: what makes a latency number comparable."""
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise SpecError("device", device, "no CUDA device is visible here")
+        return torch.cuda.get_device_name(torch.device(device))
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def fingerprint(setup: LatencySetup) -> dict[str, Any]:
+    """The environment a latency belongs to; tables measured under another one do not apply."""
+    ort = None
+    if setup.backend == "onnxruntime":
+        ort = _onnxruntime().__version__
+    return {"device": setup.device, "device_name": device_name(setup.device),
+            "torch": torch.__version__, "onnxruntime": ort, "backend": setup.backend,
+            "threads": setup.threads, "batch": setup.batch, "dtype": setup.dtype,
+            "channels_last": setup.channels_last, "clock": setup.clock, "protocol": PROTOCOL}
+
+
+def _onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError:
+        raise SpecError("backend", "onnxruntime", "is not installed: pip install "
+                        "'nas-search[onnx]'") from None
+    return onnxruntime
+
+
+def _prepare(module: nn.Module, shape: tuple[int, ...], setup: LatencySetup
+             ) -> tuple[nn.Module, torch.Tensor]:
+    if setup.device.startswith("cuda") and not torch.cuda.is_available():
+        raise SpecError("device", setup.device, "no CUDA device is visible here")
+    fmt = torch.channels_last if setup.channels_last else torch.contiguous_format
+    module = module.eval().to(setup.device, DTYPES[setup.dtype], memory_format=fmt)
+    x = torch.randn(shape).to(setup.device, DTYPES[setup.dtype], memory_format=fmt)
+    return module, x
+
+
+def _torch_call(module: nn.Module, x: torch.Tensor):
+    def call() -> None:
+        module(x)
+    return call
+
+
+def _onnx_call(module: nn.Module, x: torch.Tensor, threads: int):
+    ort = _onnxruntime()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.onnx"
+        # TorchScript exporter: needs no onnxscript, and these plain conv nets export cleanly
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(module, (x,), str(path), input_names=["x"], dynamo=False)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    feed = {"x": x.numpy()}
+
+    def call() -> None:
+        session.run(None, feed)
+    return call
+
+
+def measure_module(module: nn.Module, shape: tuple[int, ...], setup: LatencySetup) -> Latency:
+    """Time `module` on a random input of `shape` under `setup` (see the module docstring)."""
+    from torch.utils import benchmark
+
+    module, x = _prepare(module, shape, setup)
+    with torch.inference_mode():
+        call = (_onnx_call(module, x, setup.threads) if setup.backend == "onnxruntime"
+                else _torch_call(module, x))
+        timer = benchmark.Timer("call()", globals={"call": call}, num_threads=setup.threads,
+                                timer=_clock(setup))
+        for _ in range(setup.warmup):
+            timer.timeit(1)  # through the timer, so warm-up runs with the timed thread count
+        m = timer.blocked_autorange(min_run_time=setup.min_run_time)
+    times = np.asarray(m.times) * 1e3
+    return Latency(float(np.median(times)), float(np.percentile(times, 90)),
+                   len(times) * m.number_per_run, fingerprint(setup))
+
+
+def _clock(setup: LatencySetup):
+    if setup.device.startswith("cuda"):
+        from torch.utils.benchmark.utils.timer import timer  # synchronises CUDA first
+        return timer
+    return CLOCKS[setup.clock]
+
+
+def measure_arch(arch: Arch, setup: LatencySetup, resolution: int | None = None,
+                 num_classes: int = 1000) -> Latency:
+    """End-to-end latency of `build_model(arch)` at `resolution` (default: the arch's own)."""
+    res = arch.resolution if resolution is None else resolution
+    if isinstance(res, bool) or not isinstance(res, int) or res < 8:
+        raise SpecError("resolution", res, "must be an integer >= 8 px")
+    model = build_model(arch, num_classes)
+    return measure_module(model, (setup.batch, 3, res, res), setup)

@@ -1,0 +1,309 @@
+"""Per-block latency lookup table: time each distinct block once, predict archs as sums.
+
+A network built by `search_space.build_model` is stem -> blocks -> head (1x1 conv, global mean,
+dropout, classifier), run one after the other, so its latency is close to the sum of its parts'
+(nn-Meter's kernel-level idea, at the coarser block level). A part is keyed by everything that
+changes its cost: for a block its op (block, expansion), kernel, SE ratio, whether it has a
+residual, in/out channels, stride, input side and activation; the stem and head by their
+channels and input side. Each part is timed on exactly the module the builder makes (taken out
+of a built model), with an input of the shape it sees inside the network.
+
+The table lives on disk as JSON (never pickle) in one file per environment: the file name is a
+hash of the `fingerprint`, so another device, thread count, batch, torch version or backend
+gets a fresh table instead of wrong numbers.
+
+Cold weights: timed alone and called again and again, a block finds its weights in the CPU's
+cache; inside a network the other blocks have evicted them since its last call. So a part runs
+as `Rotation`, several copies of it called in turn (at least `COLD_BYTES` of weights, at most
+`MAX_COPIES` copies), and its time is the rotation's divided by the number of copies.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from objectives.latency import Latency, LatencySetup, fingerprint, measure_arch, measure_module
+from search_space import Arch, SearchSpace, build_model, layers
+from search_space.arch import Stage
+from search_space.space_file import op_fields
+
+TABLE_VERSION = 1
+COLD_BYTES = 8 << 20  # weights cycled through per part: well above a core's L2
+MAX_COPIES = 16
+Timer = Callable[[nn.Module, tuple[int, ...], LatencySetup], Latency]
+
+
+def default_cache_dir() -> Path:
+    """$NAS_SEARCH_CACHE/latency, else ~/.cache/nas-search/latency."""
+    root = os.environ.get("NAS_SEARCH_CACHE")
+    return (Path(root) if root else Path.home() / ".cache" / "nas-search") / "latency"
+
+
+def _conv_out(size: int, kernel: int, stride: int) -> int:
+    # ConvBnAct pads kernel // 2 on both sides
+    return (size + 2 * (kernel // 2) - kernel) // stride + 1
+
+
+class Tail(nn.Module):
+    """The head conv and everything after it, as `EfficientNet.forward` runs them."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_head(self.model.head(x))
+
+
+class Rotation(nn.Module):
+    """Copies of one part called in turn on the same input (see "Cold weights" above)."""
+
+    def __init__(self, module: nn.Module, copies: int):
+        super().__init__()
+        self.parts = nn.ModuleList([module, *(copy.deepcopy(module) for _ in range(copies - 1))])
+
+    def forward(self, x: torch.Tensor) -> None:
+        for part in self.parts:
+            part(x)
+
+
+def cold_copies(module: nn.Module, setup: LatencySetup) -> int:
+    """How many copies make `module`'s weights cold (1 for onnxruntime: it times one graph)."""
+    if setup.backend != "torch":
+        return 1
+    weight_bytes = sum(p.numel() * p.element_size() for p in module.parameters())
+    return max(1, min(MAX_COPIES, -(-COLD_BYTES // max(1, weight_bytes))))
+
+
+@dataclass(frozen=True)
+class Part:
+    """One timed piece of a network: the stem, one block (a `Stage` row with one layer) or the
+    head, with its input channels and side. Plain data; `module()` builds it."""
+
+    kind: str  # stem | block | head
+    in_chs: int
+    out_chs: int
+    size: int  # input side in px
+    act: str
+    stage: Stage | None = None  # block: its row, repeats 1, stride = this layer's
+    num_classes: int = 0  # head
+
+    @property
+    def key(self) -> str:
+        base = f"{self.kind}|{self.in_chs}>{self.out_chs}|{self.size}px|{self.act}"
+        if self.kind == "head":
+            return f"{base}|{self.num_classes}cls"
+        if self.kind == "stem":
+            return base
+        s = self.stage
+        skip = s.skip == "id" and s.stride == 1 and self.in_chs == s.out
+        return (f"{base}|{s.block}|e{s.expand}|k{s.kernel}|s{s.stride}|se{s.se:g}|"
+                f"{'skip' if skip else 'noskip'}")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.in_chs, self.size, self.size
+
+    def module(self) -> nn.Module:
+        """The module `build_model` makes for this part (taken out of a one-stage network)."""
+        stage = self.stage or Stage(out=self.in_chs, expand=1)
+        if self.kind == "stem":
+            stage = Stage(out=8, expand=1)
+        arch = Arch(stages=(stage,), stem=self.out_chs if self.kind == "stem" else self.in_chs,
+                    head=self.out_chs if self.kind == "head" else 8,
+                    resolution=max(8, self.size), act=self.act, dropout=0.0, drop_path=0.0)
+        model = build_model(arch, max(1, self.num_classes))
+        return {"stem": model.stem, "block": model.blocks[0]}.get(self.kind) or Tail(model)
+
+
+def arch_parts(arch: Arch, resolution: int | None = None, num_classes: int = 1000
+               ) -> list[Part]:
+    """`arch`'s parts in network order: stem, one per layer, head."""
+    size = arch.resolution if resolution is None else resolution
+    out = [Part("stem", 3, arch.stem, size, arch.act)]
+    size = _conv_out(size, 3, 2)
+    for layer in layers(arch):
+        stage = replace(layer.stage, stride=layer.stride, repeats=1)
+        out.append(Part("block", layer.in_chs, stage.out, size, arch.act, stage))
+        size = _conv_out(size, stage.kernel, layer.stride)
+    last = arch.stages[-1].out
+    out.append(Part("head", last, arch.head, size, arch.act, num_classes=num_classes))
+    return out
+
+
+def space_parts(space: SearchSpace, resolution: int | None = None, num_classes: int = 1000
+                ) -> list[Part]:
+    """Every distinct part an arch of `space` can have.
+
+    The skeleton fixes each stage's stride and so its input side; a block then varies with its
+    stage's op, kernel, SE, skip and width and, for a stage's first layer, the previous stage's
+    width (the stem's for stage 1).
+    """
+    ref = space.reference
+    per_stage = len(space.decisions) // len(ref.stages)
+    size = ref.resolution if resolution is None else resolution
+    found = {p.key: p for p in [Part("stem", 3, ref.stem, size, ref.act)]}
+    size, widths = _conv_out(size, 3, 2), (ref.stem,)
+    for i, row in enumerate(ref.stages):
+        ops, kernels, ses, skips, outs, repeats = (
+            d.choices for d in space.decisions[i * per_stage:(i + 1) * per_stage])
+        next_size = _conv_out(size, 3, row.stride)  # odd kernels pad k // 2: same side
+        for op, kernel, se, skip, out in itertools.product(ops, kernels, ses, skips, outs):
+            block, expand = op_fields(op)
+            first = Stage(block, expand, kernel, row.stride, out, 1, se, skip)
+            for in_chs in widths:
+                part = Part("block", in_chs, out, size, ref.act, first)
+                found.setdefault(part.key, part)
+            if max(repeats) > 1:
+                part = Part("block", out, out, next_size, ref.act,
+                            replace(first, stride=1))
+                found.setdefault(part.key, part)
+        size, widths = next_size, tuple(outs)
+    for last in widths:
+        part = Part("head", last, ref.head, size, ref.act, num_classes=num_classes)
+        found.setdefault(part.key, part)
+    return list(found.values())
+
+
+class LatencyTable:
+    """Milliseconds per part under one `LatencySetup`, filled on demand, cached on disk.
+
+    Args:
+        setup: where and how parts are timed (its fingerprint names the cache file).
+        cache_dir: folder of the JSON tables (default `default_cache_dir()`); None with
+            `persist=False` keeps the table in memory only.
+        resolution: input side for every arch (default: each arch's own).
+        num_classes: classifier outputs of the head part.
+        timer: times one module (default `measure_module`); tests count its calls.
+    """
+
+    def __init__(self, setup: LatencySetup, cache_dir: str | Path | None = None,
+                 resolution: int | None = None, num_classes: int = 1000,
+                 timer: Timer = measure_module, persist: bool = True):
+        self.setup, self.resolution, self.num_classes = setup, resolution, num_classes
+        self.timer = timer
+        self.fingerprint = fingerprint(setup)
+        digest = hashlib.sha256(json.dumps(self.fingerprint, sort_keys=True).encode())
+        self.path = (Path(cache_dir or default_cache_dir()) / f"{digest.hexdigest()[:16]}.json"
+                     if persist else None)
+        self.entries: dict[str, float] = self._load()
+
+    def _load(self) -> dict[str, float]:
+        if self.path is None or not self.path.is_file():
+            return {}
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return {}  # a torn or foreign file: re-time rather than trust it
+        if data.get("version") != TABLE_VERSION or data.get("fingerprint") != self.fingerprint:
+            return {}
+        return {str(k): float(v) for k, v in data.get("parts", {}).items()}
+
+    def save(self) -> None:
+        """Write the table atomically (tmp file, then rename): readers never see half of it."""
+        if self.path is None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"version": TABLE_VERSION, "fingerprint": self.fingerprint,
+                "parts": dict(sorted(self.entries.items()))}
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1)
+        os.replace(tmp, self.path)
+
+    def missing(self, parts: Iterable[Part]) -> list[Part]:
+        """The distinct `parts` the table has no time for yet."""
+        todo: dict[str, Part] = {}
+        for part in parts:
+            if part.key not in self.entries:
+                todo.setdefault(part.key, part)
+        return list(todo.values())
+
+    def fill(self, parts: Iterable[Part], progress: Callable[[int, int], None] | None = None
+             ) -> int:
+        """Time every part not in the table yet; save; return how many were timed."""
+        todo = self.missing(parts)
+        for done, part in enumerate(todo, 1):
+            module = part.module()
+            k = cold_copies(module, self.setup)
+            shape = (self.setup.batch, *part.shape)
+            setup = replace(self.setup, warmup=-(-self.setup.warmup // k))  # warm-up calls
+            self.entries[part.key] = self.timer(Rotation(module, k), shape, setup).median_ms / k
+            if progress:
+                progress(done, len(todo))
+            if done % 50 == 0:
+                self.save()  # a long build keeps what it has if interrupted
+        if todo:
+            self.save()
+        return len(todo)
+
+    def parts(self, arch: Arch) -> list[Part]:
+        return arch_parts(arch, self.resolution, self.num_classes)
+
+    def fill_space(self, space: SearchSpace,
+                   progress: Callable[[int, int], None] | None = None) -> int:
+        """Time every part `space` can make (see `space_parts`)."""
+        return self.fill(space_parts(space, self.resolution, self.num_classes), progress)
+
+    def predict(self, arch: Arch) -> float:
+        """Predicted milliseconds per call of `arch`: the sum of its parts (timed if missing)."""
+        parts = self.parts(arch)
+        self.fill(parts)
+        return sum(self.entries[p.key] for p in parts)
+
+    def lookup(self, arch: Arch) -> float | None:
+        """Like `predict`, but never times: None when a part is missing."""
+        keys = [p.key for p in self.parts(arch)]
+        if any(k not in self.entries for k in keys):
+            return None
+        return sum(self.entries[k] for k in keys)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """How well the table predicts end-to-end latency (nn-Meter's +-10% accuracy)."""
+
+    n: int
+    within_10pct: float  # fraction of archs predicted within +-10% of their measurement
+    mean_abs_error_pct: float
+    rows: tuple[tuple[str, float, float], ...]  # (arch name, predicted ms, measured ms)
+
+    def to_dict(self) -> dict:
+        return {"n": self.n, "within_10pct": self.within_10pct,
+                "mean_abs_error_pct": self.mean_abs_error_pct,
+                "archs": [{"name": a, "predicted_ms": p, "measured_ms": m}
+                          for a, p, m in self.rows]}
+
+
+def validate(space: SearchSpace, n: int, table: LatencyTable, seed: int = 0,
+             progress: Callable[[str, int, int], None] | None = None) -> Validation:
+    """Predict and measure `n` seeded samples of `space`; compare.
+
+    The table is filled first (`progress("parts", done, total)`), then the end-to-end timings
+    run back to back (`progress("archs", done, total)`).
+    """
+    rng = np.random.default_rng(seed)
+    archs = [space.sample(rng) for _ in range(n)]
+    table.fill([p for arch in archs for p in table.parts(arch)],
+               progress and (lambda done, total: progress("parts", done, total)))
+    rows = []
+    for i, arch in enumerate(archs, 1):
+        measured = measure_arch(arch, table.setup, table.resolution, table.num_classes)
+        rows.append((arch.name, table.predict(arch), measured.median_ms))
+        if progress:
+            progress("archs", i, n)
+    errors = np.array([abs(p / m - 1) for _, p, m in rows])
+    return Validation(n, float(np.mean(errors <= 0.10)), float(100 * errors.mean()),
+                      tuple(rows))

@@ -1,0 +1,133 @@
+"""Decode a dataset once into a cache folder (`objectives.data_cache`): `nas-search prepare-data`.
+
+The images go through exactly the code `objectives.datasets` uses on the fly (`_decode` for
+ImageFolder files, `resize_uint8` for CIFAR-10 batches), in the same source order, so a proxy
+trained from the cache sees the same pixels, batches and accuracy as one trained from the source.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from objectives import datasets
+from objectives.data_cache import CacheWriter, is_cache
+from search_space.errors import SpecError
+
+CHUNK = 512  # images decoded between durable progress records
+
+
+@dataclass
+class Source:
+    """A dataset in source order: labels, class names and a reader of image ranges."""
+
+    kind: str
+    labels: np.ndarray
+    classes: list[str]
+    read: Callable[[np.ndarray], np.ndarray]  # source positions -> uint8 [k, 3, R, R]
+
+
+def open_source(src: Path, resolution: int, pool: ThreadPoolExecutor) -> Source:
+    """An ImageFolder tree (or ImageNet root) or a CIFAR-10 python-batches folder."""
+    if not src.is_dir():
+        raise SpecError("SRC", str(src), "no such folder (a CIFAR-10 python-batches folder "
+                        "or an ImageFolder tree)")
+    if is_cache(src):
+        raise SpecError("SRC", str(src), "is already a prepared cache")
+    if (src / datasets.CIFAR_BATCHES[0]).exists():
+        return _cifar_source(src, resolution)
+    datasets._pil()
+    files, labels, classes = datasets._scan(datasets._class_root(src))
+    def read(positions: np.ndarray) -> np.ndarray:
+        images = pool.map(lambda i: datasets._decode(files[i], resolution), positions)
+        return torch.stack(list(images)).numpy()
+
+    return Source("imagefolder", np.asarray(labels, dtype=np.int64), classes, read)
+
+
+def _cifar_source(src: Path, resolution: int) -> Source:
+    missing = [n for n in datasets.CIFAR_BATCHES if not (src / n).is_file()]
+    if missing:
+        raise SpecError("SRC", str(src / missing[0]), "missing CIFAR-10 batch file")
+    parts = [datasets._read_cifar_batch(src / n) for n in datasets.CIFAR_BATCHES]
+    images = np.concatenate([p[0] for p in parts])
+    labels = np.concatenate([p[1] for p in parts])
+
+    def read(positions: np.ndarray) -> np.ndarray:
+        return datasets.resize_uint8(torch.from_numpy(images[positions]), resolution).numpy()
+
+    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+               "truck"]
+    return Source("cifar10", labels, classes, read)
+
+
+def prepare(src: str | Path, resolution: int, out: str | Path, *, val_size: int | float | None
+            = None, train_size: int | None = None, data_seed: int = 0, workers: int = 0,
+            progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Decode `src` at `resolution` into the cache folder `out`; returns its manifest.
+
+    Args:
+        src: ImageFolder tree, ImageNet root (its ``train/``) or CIFAR-10 batches folder.
+        resolution: image side in pixels (shorter side resized, centre crop, as on the fly).
+        out: the cache folder to create (written as ``out.tmp``, then renamed).
+        val_size: with it, only the images of the proxy split ``(val_size, train_size,
+            data_seed)`` are decoded; configs using the cache must carve that same split.
+            Without it, every image is.
+        train_size: see `val_size`.
+        data_seed: see `val_size`.
+        workers: decoding threads.
+        progress: called with (images done, images in all) after each chunk.
+    """
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 8:
+        raise SpecError("--resolution", resolution, "must be an integer >= 8")
+    src = Path(src).resolve()
+    with ThreadPoolExecutor(max(1, workers)) as pool:  # Pillow releases the GIL in decoding
+        source = open_source(src, resolution, pool)
+        n = len(source.labels)
+        index = np.arange(n)
+        if val_size is not None:
+            index = np.sort(np.concatenate(datasets.split_indices(n, val_size, train_size,
+                                                                  data_seed)))
+        plan = {"source": str(src), "kind": source.kind, "resolution": resolution,
+                "count": len(index), "source_count": n, "classes": source.classes}
+        writer = CacheWriter(Path(out), plan, index, source.labels[index])
+        for start in range(writer.done, len(index), CHUNK):
+            writer.write(source.read(index[start:start + CHUNK]))
+            if progress:
+                progress(writer.done, len(index))
+    return writer.finish()
+
+
+class Progress:
+    """tqdm bar on a terminal; a plain line every tenth when piped (logs stay readable)."""
+
+    def __init__(self, stream=None):
+        self.stream, self.bar, self.last = stream or sys.stderr, None, -1
+        self.start = time.perf_counter()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.stream.isatty():
+            if self.bar is None:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=total, initial=0, unit=" img", file=self.stream)
+            self.bar.update(done - self.bar.n)
+            return
+        tenth = done * 10 // max(1, total)
+        if tenth != self.last:
+            self.last = tenth
+            rate = done / max(1e-9, time.perf_counter() - self.start)
+            print(f"decoded {done}/{total} images ({rate:.0f} img/s)", file=self.stream,
+                  flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,302 @@
+"""Measured latency: the verb against an independent timing, the per-block table (sums, cache,
+fingerprint), the latency rewards and the verb's bad input."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nas.config import ObjectiveConfig
+from objectives import absolute_reward, mnas_reward
+from objectives.latency import Latency, LatencySetup, fingerprint, measure_arch
+from objectives.latency_table import LatencyTable, Part, arch_parts, space_parts
+from search_space import Arch, SpecError, Stage, build_model, load_space, preset
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TINY_SPACE = """\
+name: tiny
+reference:
+  name: tiny-ref
+  resolution: 16
+  stem: 8
+  head: 16
+  act: relu
+  dropout: 0.0
+  drop_path: 0.0
+  stages:
+  - {block: mbconv, expand: 1, kernel: 3, stride: 1, out: 8, repeats: 1, se: 0.0, skip: id}
+  - {block: mbconv, expand: 6, kernel: 3, stride: 2, out: 16, repeats: 1, se: 0.0, skip: id}
+choices:
+  op: [conv, mbconv1, mbconv6]
+  kernel: [3, 5]
+  se: [0.0, 0.25]
+  skip: [id, none]
+  width_multipliers: [0.5, 1.0]
+  layer_deltas: [0, 1]
+"""
+
+TOY = Arch(stages=(Stage("mbconv", 1, 3, 1, 8, 1, 0.25, "id"),
+                   Stage("mbconv", 6, 5, 2, 16, 1, 0.0, "id")),
+           stem=8, head=32, resolution=16, act="relu", dropout=0.0, drop_path=0.0)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nas", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+
+
+class CountingTimer:
+    """Stands in for `measure_module`: a fixed time per input shape, and a call count."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, module, shape, setup) -> Latency:
+        self.calls += 1
+        ms = 0.001 * float(np.prod(shape)) + 0.01 * len(list(module.modules()))
+        return Latency(ms, ms, 1, fingerprint(setup))
+
+
+# --- measuring ---------------------------------------------------------------------------------
+
+def _careful_torch_ms(model: torch.nn.Module, x: torch.Tensor, calls: int = 25) -> float:
+    """An independent timing: one thread, eval, no grad, warm-up, median of single calls."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            for _ in range(5):
+                model(x)
+            times = []
+            for _ in range(calls):
+                start = time.perf_counter()
+                model(x)
+                times.append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
+    return 1e3 * statistics.median(times)
+
+
+def test_cli_agrees_with_independent_timing():
+    model = build_model(preset("efficientnet-b0")).eval()
+    x = torch.randn(1, 3, 64, 64)
+    ratios = []
+    for _ in range(3):  # other work shares this CPU: interleave, and retry a noisy round
+        before = _careful_torch_ms(model, x)
+        out = _cli("latency", "efficientnet-b0", "--device", "cpu", "--threads", "1",
+                   "--resolution", "64", "--min-run-time", "0.3", "--json")
+        assert out.returncode == 0, out.stderr
+        result = json.loads(out.stdout)
+        independent = min(before, _careful_torch_ms(model, x))
+        ratios.append(result["median_ms"] / independent)
+        if abs(ratios[-1] - 1) <= 0.25:
+            break
+    assert abs(ratios[-1] - 1) <= 0.25, ratios
+    assert {"median_ms", "p90_ms", "runs", "device", "batch", "threads", "backend",
+            "fingerprint"} <= set(result)
+    assert result["p90_ms"] >= result["median_ms"] > 0 and result["runs"] >= 1
+    assert (result["device"], result["batch"], result["threads"], result["backend"]) == (
+        "cpu", 1, 1, "torch")
+    assert result["fingerprint"]["torch"] == torch.__version__
+
+
+def test_onnxruntime_backend_times_the_exported_model():
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    setup = LatencySetup(backend="onnxruntime", min_run_time=0.05, warmup=1)
+    result = measure_arch(TOY, setup)
+    assert result.median_ms > 0 and result.runs >= 1
+    assert result.fingerprint["onnxruntime"] and result.fingerprint["backend"] == "onnxruntime"
+
+
+# --- the per-block table -----------------------------------------------------------------------
+
+def test_toy_prediction_is_the_sum_of_stem_blocks_and_head(tmp_path):
+    timer = CountingTimer()
+    table = LatencyTable(LatencySetup(), tmp_path, timer=timer)
+    parts = table.parts(TOY)
+    assert [p.kind for p in parts] == ["stem", "block", "block", "head"]
+    predicted = table.predict(TOY)
+    assert timer.calls == 4
+    assert predicted == pytest.approx(sum(table.entries[p.key] for p in parts))
+
+
+def test_parts_are_the_builders_modules_with_their_inputs():
+    model = build_model(TOY).eval()
+    x = torch.randn(1, 3, TOY.resolution, TOY.resolution)
+    built = [model.stem, *model.blocks]
+    with torch.no_grad():
+        for part, module in zip(arch_parts(TOY), built):
+            assert tuple(x.shape[1:]) == part.shape
+            mine = part.module()
+            assert type(mine) is type(module)
+            assert [p.shape for p in mine.parameters()] == [p.shape for p in module.parameters()]
+            x = module(x)
+        head = arch_parts(TOY)[-1]
+        assert tuple(x.shape[1:]) == head.shape
+        assert head.module().eval()(x).shape == model.forward_head(model.head(x)).shape
+
+
+def test_cached_table_is_reused_and_dropped_when_the_fingerprint_changes(tmp_path):
+    first = CountingTimer()
+    LatencyTable(LatencySetup(), tmp_path, timer=first).predict(TOY)
+    assert first.calls == 4 and len(list(tmp_path.glob("*.json"))) == 1
+    again = CountingTimer()
+    reused = LatencyTable(LatencySetup(), tmp_path, timer=again)
+    reused.predict(TOY)
+    assert again.calls == 0  # read from disk, nothing re-timed
+    other = CountingTimer()
+    LatencyTable(LatencySetup(threads=2), tmp_path, timer=other).predict(TOY)
+    assert other.calls == 4  # another fingerprint: another table
+    # a file whose recorded fingerprint does not match is not trusted
+    path = reused.path
+    data = json.loads(path.read_text())
+    data["fingerprint"]["torch"] = "0.0"
+    path.write_text(json.dumps(data))
+    stale = CountingTimer()
+    LatencyTable(LatencySetup(), tmp_path, timer=stale).predict(TOY)
+    assert stale.calls == 4
+
+
+def test_space_parts_cover_every_sample(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY_SPACE)
+    for space in (load_space(path), load_space("b0")):
+        keys = {p.key for p in space_parts(space)}
+        rng = np.random.default_rng(0)
+        for _ in range(50):
+            assert {p.key for p in arch_parts(space.sample(rng))} <= keys
+
+
+def test_validate_verb_on_a_tiny_space(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY_SPACE)
+    out = _cli("latency", "--space", str(path), "--validate", "2", "--min-run-time", "0.02",
+               "--cache-dir", str(tmp_path / "cache"), "--json")
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["n"] == 2 and 0.0 <= result["within_10pct"] <= 1.0
+    assert result["mean_abs_error_pct"] >= 0 and len(result["archs"]) == 2
+    assert len(list((tmp_path / "cache").glob("*.json"))) == 1
+
+
+# --- rewards -----------------------------------------------------------------------------------
+
+def test_latency_rewards_follow_their_kind():
+    acc, target = 0.7, 5.0
+    soft = ObjectiveConfig(metric="latency", target=target, kind="soft")
+    hard = ObjectiveConfig(metric="latency", target=target, kind="hard")
+    absolute = ObjectiveConfig(metric="latency", target=target, kind="absolute", beta=-0.2)
+    assert soft.reward(acc, 10.0) == pytest.approx(acc * 2 ** -0.07)
+    assert hard.reward(acc, 4.0) == acc and hard.reward(acc, 10.0) == pytest.approx(acc / 2)
+    assert absolute.reward(acc, 6.0) == pytest.approx(acc - 0.2 * 0.2)
+    assert absolute.reward(acc, 4.0) == absolute.reward(acc, 6.0)  # both sides of the target
+    assert absolute_reward(acc, target, target) == acc
+    assert mnas_reward(acc, 10.0, target) == soft.reward(acc, 10.0)
+    assert soft.column == "latency_ms" and ObjectiveConfig().column == "flops"
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"metric": "latency"}, "target"),        # 400e6 is a FLOPs target, not milliseconds
+    ({"metric": "time"}, "metric"),
+    ({"kind": "absolute", "beta": 0.1}, "beta"),
+])
+def test_objective_rejects_bad_latency_settings(changes, field):
+    with pytest.raises(SpecError) as err:
+        ObjectiveConfig(**changes)
+    assert err.value.field == field
+
+
+def test_latency_setup_rejects_bad_values():
+    for kwargs, field in (({"backend": "tflite"}, "backend"), ({"threads": 0}, "threads"),
+                          ({"clock": "cpu", "threads": 2}, "clock"),
+                          ({"backend": "onnxruntime", "channels_last": True}, "backend")):
+        with pytest.raises(SpecError) as err:
+            LatencySetup(**kwargs)
+        assert err.value.field == field
+
+
+def test_part_keys_tell_blocks_apart():
+    a = Part("block", 16, 16, 8, "relu", Stage("mbconv", 6, 3, 1, 16, 1, 0.0, "id"))
+    b = Part("block", 16, 16, 8, "relu", Stage("mbconv", 6, 3, 1, 16, 1, 0.0, "none"))
+    c = Part("block", 8, 16, 8, "relu", Stage("mbconv", 6, 3, 1, 16, 1, 0.0, "id"))
+    assert len({a.key, b.key, c.key}) == 3
+    assert "noskip" in c.key  # in != out: no residual whatever `skip` says
+
+
+# --- bad input -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ("efficientnet-b0", "--threads", "0"),
+    ("no-such-arch",),
+    ("--space", "b0", "--validate", "0"),
+    ("efficientnet-b0", "--resolution", "4"),
+    (),
+])
+def test_bad_input_is_one_error(args, capsys):
+    from nas.cli import main
+
+    assert main(["latency", *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("nas-search latency: error:") and len(err.strip().splitlines()) == 1
+
+
+def test_bad_input_is_one_line_exit_2_in_a_process():
+    out = _cli("latency", "efficientnet-b0", "--backend", "tflite")
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip() == ("nas-search latency: error: --backend = 'tflite': must be one "
+                                  "of torch, onnxruntime")
+
+
+# --- a search on latency -----------------------------------------------------------------------
+
+MICRO_SPACE = TINY_SPACE.replace("op: [conv, mbconv1, mbconv6]", "op: [mbconv1, mbconv6]") \
+    .replace("kernel: [3, 5]", "kernel: [3]").replace("se: [0.0, 0.25]", "se: [0.0]") \
+    .replace("skip: [id, none]", "skip: [id]").replace("width_multipliers: [0.5, 1.0]",
+                                                       "width_multipliers: [1.0]") \
+    .replace("layer_deltas: [0, 1]", "layer_deltas: [0]")
+
+
+def test_search_on_latency_scores_rows_by_their_table_latency(ray_local, tmp_path, capsys):
+    from nas import load_config, load_results, search
+    from nas.cli import main
+
+    space = tmp_path / "micro.yaml"
+    space.write_text(MICRO_SPACE)
+    cache = tmp_path / "cache"
+    config = load_config("demo", [
+        f"space={space}", "controller.name=random", "controller.options={}",
+        "budget.num_samples=2", "budget.max_concurrent=2", "proxy.resolution=16",
+        "proxy.train_size=64", "proxy.val_size=32", "proxy.batch_size=32",
+        "objective.metric=latency", "objective.target=0.5", "objective.kind=absolute",
+        "objective.beta=-0.2", "objective.latency.min_run_time=0.01",
+        f"objective.latency.cache_dir={cache}"])
+    lines: list[str] = []
+    run = search(config, tmp_path / "run", progress=lines.append)
+    assert any(line.startswith("timing 6 blocks") for line in lines)  # the actor's build
+
+    df = load_results(run.path)
+    assert len(df) == 2 and set(df["status"]) == {"ok"}
+    table = LatencyTable(config.objective.latency.setup(), cache)
+    assert len(table.entries) == 6  # the whole micro space, built once, on disk
+    for row in df.itertuples():
+        assert row.latency_ms == pytest.approx(table.lookup(Arch.from_yaml(row.arch)))
+        assert row.reward == pytest.approx(row.accuracy - 0.2 * abs(row.latency_ms / 0.5 - 1))
+        assert json.loads(row.latency_fingerprint) == table.fingerprint
+
+    capsys.readouterr()
+    assert main(["pareto", str(run.path), "--x", "latency_ms"]) == 0
+    assert "latency ms" in capsys.readouterr().out
+    out = tmp_path / "best.yaml"
+    assert main(["export", str(run.path), "--out", str(out)]) == 0
+    header = out.read_text().splitlines()[1]
+    assert header.startswith("# latency ") and '"threads": 1' in header

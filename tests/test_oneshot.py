@@ -1,0 +1,85 @@
+"""`evaluator: supernet` end to end: rows, Pareto front, export; kill -9 mid supernet training."""
+
+from __future__ import annotations
+
+import pytest
+
+from nas import load_config, load_results, pareto_front, search
+from nas.cli import main
+from nas.oneshot import SUPERNET_FILE
+from objectives import fvcore_flops
+from objectives.supernet_training import load_checkpoint
+from search_space import Arch
+from tests.test_runner_processes import _nas, _start, _stop_group, _wait_for
+
+TINY = ["evaluator=supernet", "proxy.resolution=16", "proxy.train_size=96", "proxy.val_size=32",
+        "proxy.batch_size=32", "supernet.epochs=1", "supernet.calibration=32",
+        "supernet.batch=3", "supernet.actors=2", "budget.num_samples=8",
+        "controller.options={population_size: 4, tournament_size: 2}"]
+
+
+@pytest.fixture(scope="module")
+def oneshot_run(ray_local, tmp_path_factory):
+    lines: list[str] = []
+    run = search(load_config("demo", TINY), tmp_path_factory.mktemp("run") / "oneshot",
+                 progress=lines.append)
+    return run, lines
+
+
+def test_rows_pareto_and_export(oneshot_run, tmp_path):
+    run, lines = oneshot_run
+    df = load_results(run.path)
+    assert len(df) == 8 and set(df["status"]) == {"ok"} and set(df["evaluator"]) == {"supernet"}
+    assert df["accuracy"].between(0, 1).all() and (df["reward"] >= 0).all()
+    assert any(line.startswith("supernet: epoch 1/1") for line in lines)
+    assert (run.path / SUPERNET_FILE).is_file()
+    assert len(pareto_front(df)) >= 1
+    out = tmp_path / "best.yaml"
+    assert main(["export", str(run.path), "--out", str(out)]) == 0
+    best = df.sort_values("reward", ascending=False).iloc[0]
+    assert fvcore_flops(Arch.from_yaml(out)) == best["flops"]
+    assert main(["status", str(run.path)]) == 0
+
+
+def test_resume_of_a_finished_run_reuses_the_supernet(oneshot_run):
+    run, _ = oneshot_run
+    lines: list[str] = []
+    config = load_config(str(run.path / "config.yaml"), ["budget.num_samples=10"])
+    search(config, run.path, resume=True, progress=lines.append)
+    assert any(line.startswith("supernet: loaded") for line in lines)
+    assert len(load_results(run.path)) == 10
+
+
+def test_bad_evaluator_settings_are_one_line_exit_2(capsys):
+    for bad in ("evaluator=oneshot", "supernet.sampling=greedy"):
+        assert main(["run", "demo", "--set", bad]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and bad.split("=")[0] in err
+    assert main(["run", "demo", "--set", "evaluator=supernet", "--set",
+                 "early_stopping.asha=true"]) == 2
+
+
+def test_kill_9_during_supernet_training_then_resume(tmp_path):
+    config = tmp_path / "oneshot.yaml"
+    config.write_text(load_config("demo", TINY + ["supernet.epochs=5", "budget.num_samples=2",
+                                                  "supernet.actors=1"]).to_yaml())
+    run_dir = tmp_path / "run"
+    checkpoint = run_dir / SUPERNET_FILE
+    driver = _start(_nas("run", str(config), "--output", str(run_dir)), tmp_path / "run.log")
+    try:
+        _wait_for(checkpoint.is_file, 300, "the first supernet checkpoint")
+    finally:
+        _stop_group(driver)  # kill -9 mid-training
+    saved = load_checkpoint(checkpoint)
+    assert saved["epoch"] < 5, "training finished before the kill; make it longer"
+    log = tmp_path / "resume.log"
+    resumed = _start(_nas("resume", str(run_dir)), log)
+    try:
+        assert resumed.wait(300) == 0, log.read_text()
+    finally:
+        _stop_group(resumed)
+    assert f"resuming after epoch {saved['epoch']}" in log.read_text()
+    history = load_checkpoint(checkpoint)["history"]
+    assert [h["epoch"] for h in history] == list(range(1, 6))
+    assert history[:saved["epoch"]] == saved["history"]  # earlier epochs were not retrained
+    assert len(load_results(run_dir)) == 2

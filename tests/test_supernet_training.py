@@ -1,0 +1,62 @@
+"""Supernet training: SPOS / sandwich steps, per-epoch checkpoints, exact resume, scoring."""
+
+import numpy as np
+import pytest
+import torch
+
+from objectives import ProxyConfig, SupernetConfig, load_supernet, score_candidates, train_supernet
+from objectives.supernet_training import extremes, sample_paths
+from search_space import load_space
+from search_space.errors import SpecError
+
+PROXY = ProxyConfig(resolution=16, batch_size=32, train_size=64, val_size=64, device="cpu")
+
+
+def test_resume_continues_from_the_last_epoch(tmp_path):
+    space = load_space("mnasnet")
+    cfg = SupernetConfig(epochs=2)
+    straight = train_supernet(space, PROXY, cfg, tmp_path / "a.pt")
+    epochs = []
+
+    def killed(entry):
+        raise KeyboardInterrupt  # the process dies right after epoch 1's checkpoint
+
+    with pytest.raises(KeyboardInterrupt):
+        train_supernet(space, PROXY, cfg, tmp_path / "b.pt", on_epoch=killed)
+    resumed = train_supernet(space, PROXY, cfg, tmp_path / "b.pt",
+                             on_epoch=lambda e: epochs.append(e["epoch"]))
+    assert epochs == [2]  # epoch 1 came from the checkpoint
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
+    loaded = load_supernet(space, tmp_path / "b.pt")
+    assert [h["epoch"] for h in loaded.history] == [1, 2]
+
+
+def test_sandwich_steps_train_largest_smallest_and_random():
+    space = load_space("b0")
+    large, small = extremes(space)
+    paths = sample_paths(space, "sandwich", 0, 5, (large, small))
+    assert paths[:2] == [large, small] and len(paths) == 3
+    assert sample_paths(space, "uniform", 0, 5) == sample_paths(space, "uniform", 0, 5)
+    assert large.stages[0].out >= small.stages[0].out
+    supernet = train_supernet(space, PROXY, SupernetConfig(epochs=1, sampling="sandwich"))
+    assert len(supernet.history) == 1
+
+
+def test_scores_are_accuracies_from_inherited_weights():
+    space = load_space("b0")
+    supernet = train_supernet(space, PROXY, SupernetConfig(epochs=1))
+    archs = [space.sample(np.random.default_rng(i)) for i in range(2)]
+    scores = score_candidates(supernet, archs, PROXY, SupernetConfig(calibration=32))
+    assert all(0.0 <= s["accuracy"] <= 1.0 and s["seconds"] > 0 for s in scores)
+
+
+def test_bad_settings_and_foreign_checkpoints_are_refused(tmp_path):
+    with pytest.raises(SpecError):
+        SupernetConfig(sampling="greedy")
+    with pytest.raises(SpecError):
+        SupernetConfig(epochs=0)
+    bad = tmp_path / "supernet.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(SpecError):
+        load_supernet(load_space("b0"), bad)
