@@ -44,7 +44,8 @@ def default_output(config: SearchConfig) -> Path:
 
 
 def search(config: SearchConfig, output: str | Path | None = None, resume: bool = False,
-           progress: Callable[[str], None] = print, live: bool | None = False) -> RunDir:
+           progress: Callable[[str], None] = print, live: bool | None = False,
+           parts: tuple | None = None) -> RunDir:
     """Run (or resume) a search to its budget and return its run directory.
 
     Args:
@@ -54,12 +55,13 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         progress: receives one line per finished trial.
         live: keep a live progress line on stdout (None: when stdout is a terminal); the
             per-trial lines then go to stdout above it instead of to `progress`.
+        parts: (space, controller, budget) instead of the config's (e.g. `nas.job_space`).
     """
     preflight(config)  # everything below fails, if it must, before Ray starts
     check_installed(config.tracking)
     if config.evaluate:
         load_evaluator(config.evaluate)
-    space, controller, budget = _parts(config)
+    space, controller, budget = parts or _parts(config)
     if resume:
         run = RunDir.open(output)
     else:

@@ -85,8 +85,8 @@ class ProxyConfig:
     dataset: str = "synthetic"
     epochs: int = 1
     resolution: int = 32
-    batch_size: int = 64
-    lr: float = 0.05
+    batch_size: int = 32
+    lr: float = 0.01  # 0.05 kept sampled nets' loss above ln(classes) for epochs (README)
     optimizer: str = "sgd"
     momentum: float = 0.9
     schedule: str = "cosine"

@@ -116,12 +116,15 @@ class Arch:
 
     Args:
         stages: one `Stage` per stage, input to output.
-        stem: output channels of the 3x3 stride-2 stem conv.
+        stem: output channels of the 3x3 stem conv.
         head: channels of the final 1x1 conv before pooling.
         resolution: the input resolution the architecture is meant for (deployment size).
         act: activation everywhere, SE included (``silu`` = swish, ``relu``).
         dropout: dropout before the classifier.
         drop_path: stochastic-depth rate of the last block; block i gets drop_path * i / n.
+        stem_stride: stride of the stem conv: 2 (ImageNet skeletons) or 1 (small-image
+            skeletons such as `efficientnet-b0-small`, for 32-64 px inputs). Written to YAML
+            only when it is not 2, so existing block tables read and write unchanged.
         name: a label for people; not part of equality.
     """
 
@@ -132,6 +135,7 @@ class Arch:
     act: str = "silu"
     dropout: float = 0.2
     drop_path: float = 0.2
+    stem_stride: int = 2
     name: str = dataclasses.field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -144,6 +148,7 @@ class Arch:
         integer("stem", self.stem, 1, MAX_CHANNELS)
         integer("head", self.head, 1, MAX_CHANNELS)
         integer("resolution", self.resolution, 8, MAX_RESOLUTION)
+        integer("stem_stride", self.stem_stride, choices=STRIDES)
         choice("act", self.act, ACTS)
         if not isinstance(self.name, str):
             raise SpecError("name", self.name, "must be a string")
@@ -161,6 +166,8 @@ class Arch:
 
     def to_dict(self) -> dict[str, Any]:
         head = {k: getattr(self, k) for k in ("name", "resolution", "stem", "head", "act")}
+        if self.stem_stride != 2:
+            head["stem_stride"] = self.stem_stride
         head.update(dropout=self.dropout, drop_path=self.drop_path)
         head["stages"] = [dataclasses.asdict(s) for s in self.stages]
         return head

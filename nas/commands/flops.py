@@ -27,8 +27,8 @@ def main(args: argparse.Namespace) -> int:
     integer("--resolution", res, 8, MAX_RESOLUTION)
     integer("--num-classes", args.num_classes, 1, MAX_CLASSES)
     counts = analytic_counts(arch, res, args.num_classes)
-    rows = [("stem", "conv", 3, 2, arch.stem, 1, "", "", millions(counts.parts[0][1]),
-             counts.parts[0][2])]
+    rows = [("stem", "conv", 3, arch.stem_stride, arch.stem, 1, "", "",
+             millions(counts.parts[0][1]), counts.parts[0][2])]
     for stage, (label, flops, params) in zip(arch.stages, counts.parts[1:-1]):
         rows.append((label, stage.op, stage.kernel, stage.stride, stage.out, stage.repeats,
                      f"{stage.se:g}", stage.skip, millions(flops), params))
