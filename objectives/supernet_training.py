@@ -36,11 +36,9 @@ from objectives.proxy import (
     ProxyConfig,
     _threads,
     batches,
-    evaluate,
     lr_at,
     make_optimizer,
     make_runtime,
-    recalibrate_bn,
     steps_per_epoch,
 )
 from search_space import Arch, SearchSpace, Supernet
@@ -233,18 +231,66 @@ def score_candidates(supernet: Supernet, archs: Sequence[Arch], proxy: ProxyConf
                      cfg: SupernetConfig, data: ProxyData | None = None) -> list[dict[str, Any]]:
     """Score each candidate with inherited weights: BN recalibration, then held-out top-1.
 
+    The path runs inside the supernet (no standalone copy is built; `Supernet.subnet` would give
+    the same outputs). The calibration images and the held-out split are prepared once as
+    tensors. The supernet's own BN statistics are restored afterwards.
+
     Returns one dict per candidate: accuracy, seconds (this candidate's own wall time).
     """
     data = load_dataset(proxy) if data is None else data
     rt = make_runtime(proxy)
     train, val = data.on(rt.device)
-    fmt = torch.channels_last if rt.channels_last else torch.preserve_format
     supernet = supernet.to(rt.device)
+    calibration = _prepared(train, rt, cfg.calibration)
+    held_out = [(rt.prepare(images), labels.to(rt.device))
+                for images, labels in batches(val, 256, shuffle=False, generator=None)]
+    norms = [m for m in supernet.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.momentum, {k: v.clone() for k, v in m.state_dict().items()}) for m in norms]
     scores = []
-    for arch in archs:
-        begin = time.perf_counter()
-        model = supernet.subnet(arch).to(rt.device, memory_format=fmt)
-        recalibrate_bn(model, train, rt, cfg.calibration)
-        accuracy = evaluate(model, val, rt)
-        scores.append(dict(accuracy=accuracy, seconds=time.perf_counter() - begin))
+    try:
+        for arch in archs:
+            begin = time.perf_counter()
+            accuracy = _score_path(supernet, arch, calibration, held_out, norms, rt)
+            scores.append(dict(accuracy=accuracy, seconds=time.perf_counter() - begin))
+    finally:
+        for m, (momentum, state) in zip(norms, saved, strict=True):
+            m.load_state_dict(state)
+            m.momentum = momentum
+        supernet.eval()
     return scores
+
+
+def _prepared(split, rt, images: int) -> torch.Tensor:
+    """The first `images` training images, normalised on the device, as one batch."""
+    chunks, seen = [], 0
+    for batch, _ in batches(split, min(256, images), shuffle=False, generator=None):
+        chunks.append(batch[:images - seen])
+        seen += len(chunks[-1])
+        if seen >= images:
+            break
+    return rt.prepare(torch.cat(chunks))
+
+
+@torch.inference_mode()
+def _score_path(supernet: Supernet, arch: Arch, calibration: torch.Tensor,
+                held_out: list[tuple[torch.Tensor, torch.Tensor]], norms: list[nn.Module],
+                rt) -> float:
+    """Held-out top-1 of `arch`'s path after recomputing its BN statistics exactly.
+
+    One train-mode pass over the whole calibration batch with cumulative averaging (momentum
+    None) sets every BN the path uses to that batch's statistics; dropout stays off.
+    """
+    supernet.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    with rt.autocast():
+        supernet(calibration, arch)
+    supernet.eval()
+    correct, total = 0, 0
+    for images, labels in held_out:
+        with rt.autocast():
+            correct += int((supernet(images, arch).argmax(1) == labels).sum())
+        total += len(labels)
+    return correct / total
