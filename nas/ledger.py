@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 STATE_VERSION = 1
 MAX_REJECTIONS = 1000  # consecutive out-of-band proposals before giving up
+CHOSEN = "chosen"  # column set on the rows of `propose_tokens`: outside the budget
 REJECTED = {"status": "rejected", "reason": "FLOPs outside the configured band"}
 
 
@@ -91,7 +92,7 @@ class Ledger:
 
     @property
     def trained(self) -> int:
-        return sum(1 for row in self.rows if row["status"] != "rejected")
+        return sum(1 for row in self.rows if row["status"] != "rejected" and not row.get(CHOSEN))
 
     @property
     def remaining(self) -> int:
@@ -160,10 +161,10 @@ class Ledger:
         """Register trial `key` for a candidate chosen by the caller, not asked of the controller
         (e.g. the best supernet-scored candidates, retrained standalone).
 
-        Its outcome is completed, journaled and told like any other row, and the row counts as
-        trained, so it may take `trained` past `budget`: choose candidates once `propose` has
-        returned None. It is not saved as an ask in flight: after a crash the caller chooses
-        again from the journal (`restore` does not requeue it).
+        Its outcome is completed, journaled and told like any other row; the row carries
+        ``chosen: true`` and does not count against the budget (`trained` skips it). It is not
+        saved as an ask in flight: after a crash the caller chooses again from the journal
+        (`restore` does not requeue it).
         """
         tokens = list(tokens)
         self.space.decode(tokens)  # SpecError for tokens outside the space
@@ -191,6 +192,8 @@ class Ledger:
     def _finish(self, key: str, outcome: dict[str, Any], trial_id: str) -> dict[str, Any]:
         tokens = self._pending[key]
         row = self._row(tokens, outcome, trial_id)
+        if key in self._chosen:
+            row[CHOSEN] = True
         self.rows.append(row)
         self.run.append(row, self.rows)  # durable first ...
         del self._pending[key]

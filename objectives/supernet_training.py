@@ -59,6 +59,10 @@ class SupernetConfig:
         batch: candidates scored per call of an evaluation actor.
         actors: long-lived evaluation actors (each holds the supernet and the data).
         workers: data-parallel training workers (> 1: Ray Train, DDP).
+        distill: with ``sandwich``, the smaller paths learn the largest path's predictions
+            (BigNAS's inplace distillation) instead of the labels; the largest learns the labels.
+        retrain_top: after scoring, proxy-train the K best scored candidates standalone (rows
+            with ``evaluator: proxy``, beyond the budget); 0: none.
     """
 
     epochs: int = 4
@@ -67,8 +71,15 @@ class SupernetConfig:
     batch: int = 16
     actors: int = 1
     workers: int = 1
+    distill: bool = True
+    retrain_top: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.retrain_top, bool) or not isinstance(self.retrain_top, int) \
+                or self.retrain_top < 0:
+            raise SpecError("retrain_top", self.retrain_top, "must be an integer >= 0")
+        if not isinstance(self.distill, bool):
+            raise SpecError("distill", self.distill, "must be true or false")
         for name in ("epochs", "calibration", "batch", "actors", "workers"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -197,7 +208,7 @@ def _train(space: SearchSpace, recipe: ProxyConfig, cfg: SupernetConfig,
             x = rt.prepare(images[parallel.rank::parallel.world])
             y = labels[parallel.rank::parallel.world].to(rt.device)
             with rt.autocast():
-                loss = sum(loss_fn(logits, y) for logits in model(x, archs))
+                loss = _step_loss(model(x, archs), y, loss_fn, cfg)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -213,6 +224,18 @@ def _train(space: SearchSpace, recipe: ProxyConfig, cfg: SupernetConfig,
             on_epoch(dict(history[-1]))
     supernet.history = history
     return supernet.eval()
+
+
+def _step_loss(outputs: Sequence[torch.Tensor], labels: torch.Tensor, loss_fn: nn.Module,
+               cfg: SupernetConfig) -> torch.Tensor:
+    """Summed over the step's paths (one optimizer step for all). With sandwich + distill the
+    largest path (first) teaches the others its soft predictions: BigNAS's inplace distillation,
+    which keeps the many rarely trained paths from fitting labels against each other."""
+    if cfg.sampling != "sandwich" or not cfg.distill:
+        return sum(loss_fn(logits, labels) for logits in outputs)
+    teacher = outputs[0].detach().float().softmax(1)
+    return loss_fn(outputs[0], labels) + sum(nn.functional.cross_entropy(logits.float(), teacher)
+                                             for logits in outputs[1:])
 
 
 def load_supernet(space: SearchSpace, checkpoint: Path) -> Supernet:
