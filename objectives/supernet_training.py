@@ -71,7 +71,7 @@ class SupernetConfig:
     batch: int = 16
     actors: int = 1
     workers: int = 1
-    distill: bool = True
+    distill: bool = False
     retrain_top: int = 0
 
     def __post_init__(self) -> None:
