@@ -56,6 +56,8 @@ class SupernetConfig:
         sampling: ``uniform`` (one random path per step, SPOS) or ``sandwich`` (largest +
             smallest + one random path per step).
         calibration: training images whose BN statistics each candidate is scored with.
+        holdout: held-out images a candidate's top-1 is measured on (the first ones of the
+            split); 0: all. Fewer is cheaper per candidate and noisier.
         batch: candidates scored per call of an evaluation actor.
         actors: long-lived evaluation actors (each holds the supernet and the data).
         workers: data-parallel training workers (> 1: Ray Train, DDP).
@@ -68,6 +70,7 @@ class SupernetConfig:
     epochs: int = 4
     sampling: str = "uniform"
     calibration: int = 256
+    holdout: int = 0
     batch: int = 16
     actors: int = 1
     workers: int = 1
@@ -78,6 +81,9 @@ class SupernetConfig:
         if isinstance(self.retrain_top, bool) or not isinstance(self.retrain_top, int) \
                 or self.retrain_top < 0:
             raise SpecError("retrain_top", self.retrain_top, "must be an integer >= 0")
+        if isinstance(self.holdout, bool) or not isinstance(self.holdout, int) \
+                or self.holdout < 0:
+            raise SpecError("holdout", self.holdout, "must be an integer >= 0 (0: all)")
         if not isinstance(self.distill, bool):
             raise SpecError("distill", self.distill, "must be true or false")
         for name in ("epochs", "calibration", "batch", "actors", "workers"):
@@ -265,8 +271,13 @@ def score_candidates(supernet: Supernet, archs: Sequence[Arch], proxy: ProxyConf
     train, val = data.on(rt.device)
     supernet = supernet.to(rt.device)
     calibration = _prepared(train, rt, cfg.calibration)
-    held_out = [(rt.prepare(images), labels.to(rt.device))
-                for images, labels in batches(val, 256, shuffle=False, generator=None)]
+    held_out, seen = [], 0
+    for images, labels in batches(val, 256, shuffle=False, generator=None):
+        keep = len(labels) if not cfg.holdout else min(len(labels), cfg.holdout - seen)
+        held_out.append((rt.prepare(images[:keep]), labels[:keep].to(rt.device)))
+        seen += keep
+        if cfg.holdout and seen >= cfg.holdout:
+            break
     norms = [m for m in supernet.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     saved = [(m.momentum, {k: v.clone() for k, v in m.state_dict().items()}) for m in norms]
     scores = []
