@@ -6,7 +6,7 @@ import pytest
 
 from nas import load_config, load_results, pareto_front, search
 from nas.cli import main
-from nas.oneshot import SUPERNET_FILE
+from nas.oneshot import SUPERNET_FILE, retrain_choice
 from objectives import fvcore_flops
 from objectives.supernet_training import load_checkpoint
 from search_space import Arch
@@ -97,4 +97,15 @@ def test_kill_9_during_supernet_training_then_resume(tmp_path):
     history = load_checkpoint(checkpoint)["history"]
     assert [h["epoch"] for h in history] == list(range(1, 6))
     assert history[:saved["epoch"]] == saved["history"]  # earlier epochs were not retrained
-    assert len(load_results(run_dir)) == 2
+    df = load_results(run_dir)
+    assert (df["evaluator"] == "supernet").sum() == 2 and _retrained_best(df)
+
+
+def test_retrain_choice_skips_candidates_already_retrained():
+    def row(tokens, evaluator, reward):
+        return {"tokens": tokens, "evaluator": evaluator, "reward": reward}
+
+    rows = [row([0], "supernet", 0.5), row([1], "supernet", 0.7), row([2], "supernet", 0.6),
+            row([3], "supernet", None), row([1], "supernet", 0.7), row([1], "proxy", 0.4)]
+    assert retrain_choice(rows, 2) == [[2]]  # [1] and [2] are the best; [1] has its proxy row
+    assert retrain_choice(rows, 3) == [[2], [0]] and retrain_choice(rows, 0) == []
