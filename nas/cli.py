@@ -11,11 +11,11 @@ import importlib
 import os
 import sys
 
-from search_space.errors import SpecError
+from search_space.errors import RunFailed, SpecError
 
 # in the order `--help` lists them
 VERBS = ("run", "resume", "status", "pareto", "export", "grid", "flops", "scale", "space",
-         "train", "prepare-data", "latency", "report")
+         "train", "prepare-data", "latency", "report", "fidelity", "compare")
 
 EPILOG = """examples:
   nas-search run                          # the bundled offline demo
@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as err:
         print(f"nas-search {args.verb}: error: {err}", file=sys.stderr)
         return 2
+    except RunFailed as err:
+        print(f"nas-search {args.verb}: error: {err}", file=sys.stderr)
+        return 1
     except BrokenPipeError:  # `nas-search ... | head` closed our stdout: not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141

@@ -8,7 +8,6 @@ value, raised before Ray starts.
 from __future__ import annotations
 
 import dataclasses
-import math
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,11 @@ from nas.schema import from_data, to_data
 from nas.tracking import tracking_backends
 from objectives import ProxyConfig, SupernetConfig
 from objectives.data_cache import is_cache, open_cache
+from objectives.reward import TARGET_FLOPS, W
+from search_space.arch import MAX_CLASSES
 from search_space.errors import SpecError
+from search_space.validators import choice, integer, number, positive
+from search_space.yaml_file import YamlSyntaxError, parse_yaml, read_yaml
 
 CONFIG_VERSION = 1
 
@@ -71,8 +74,8 @@ class ObjectiveConfig:
     `absolute` TuNAS's ACC + beta * |cost / target - 1|. The cost is FLOPs (multiply-adds) or,
     with metric latency, milliseconds measured as `latency` says."""
 
-    target: float = 400e6
-    w: float = -0.07
+    target: float = TARGET_FLOPS
+    w: float = W
     kind: str = "soft"
     num_classes: int = 1000  # deployment classes: FLOPs are counted for the deployed model
     metric: str = "flops"
@@ -80,20 +83,14 @@ class ObjectiveConfig:
     latency: LatencyConfig = field(default_factory=LatencyConfig)
 
     def __post_init__(self) -> None:
-        if not 0 < self.target < math.inf:
-            raise SpecError("target", self.target, "must be a finite number > 0 multiply-adds")
-        if not math.isfinite(self.w):
-            raise SpecError("w", self.w, "must be a finite number")
-        if self.kind not in ("soft", "hard", "absolute"):
-            raise SpecError("kind", self.kind, "must be soft, hard or absolute")
-        if self.num_classes < 1:
-            raise SpecError("num_classes", self.num_classes, "must be >= 1")
-        if self.metric not in ("flops", "latency"):
-            raise SpecError("metric", self.metric, "must be flops or latency")
+        positive("target", self.target)
+        number("w", self.w)
+        choice("kind", self.kind, ("soft", "hard", "absolute"))
+        integer("num_classes", self.num_classes, 1, MAX_CLASSES)
+        choice("metric", self.metric, ("flops", "latency"))
         if self.metric == "latency" and self.target >= 1e5:
             raise SpecError("target", self.target, "with metric latency it is in milliseconds")
-        if not (math.isfinite(self.beta) and self.beta < 0):
-            raise SpecError("beta", self.beta, "must be a finite number < 0")
+        number("beta", self.beta, high=0.0, high_open=True)
 
     @property
     def column(self) -> str:
@@ -121,8 +118,7 @@ class BudgetConfig:
 
     def __post_init__(self) -> None:
         for name in ("num_samples", "max_concurrent"):
-            if getattr(self, name) < 1:
-                raise SpecError(name, getattr(self, name), "must be >= 1")
+            integer(name, getattr(self, name), 1)
 
 
 @dataclass(frozen=True)
@@ -133,9 +129,8 @@ class ResourcesConfig:
     gpu: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.cpu <= 0 or self.gpu < 0:
-            raise SpecError("cpu" if self.cpu <= 0 else "gpu",
-                            self.cpu if self.cpu <= 0 else self.gpu, "must be positive")
+        positive("cpu", self.cpu)  # NaN or inf would leave every trial waiting forever
+        number("gpu", self.gpu, 0.0)
 
 
 @dataclass(frozen=True)
@@ -147,10 +142,8 @@ class EarlyStoppingConfig:
     reduction_factor: int = 2
 
     def __post_init__(self) -> None:
-        if self.grace_period < 1 or self.reduction_factor < 2:
-            raise SpecError("reduction_factor" if self.grace_period >= 1 else "grace_period",
-                            self.reduction_factor if self.grace_period >= 1
-                            else self.grace_period, "grace_period >= 1, reduction_factor >= 2")
+        integer("grace_period", self.grace_period, 1)
+        integer("reduction_factor", self.reduction_factor, 2)
 
 
 @dataclass(frozen=True)
@@ -177,6 +170,7 @@ class SearchConfig:
     supernet: SupernetConfig = field(default_factory=SupernetConfig)  # evaluator: supernet
 
     def __post_init__(self) -> None:
+        _check_name(self.name)
         if self.version != CONFIG_VERSION:
             raise SpecError("version", self.version, f"this nas-search reads version "
                             f"{CONFIG_VERSION}")
@@ -207,6 +201,14 @@ class SearchConfig:
         return yaml.safe_dump(to_data(self), sort_keys=False)
 
 
+def _check_name(name: str) -> None:
+    """`name` becomes a folder under the output root: one plain folder name, nothing more."""
+    if (not name or name in (".", "..") or any(c in name for c in "/\\\0")
+            or not name.isprintable()):
+        raise SpecError("name", name, "must be a plain folder name (no '/', '..' or control "
+                        "characters): runs go in runs/NAME-TIMESTAMP")
+
+
 def config_path(name_or_path: str) -> Path:
     """A bundled experiment name (`demo`, `b0-cifar10`, ...) or a YAML path."""
     bundled = experiments.bundled("", name_or_path)
@@ -222,10 +224,7 @@ def config_path(name_or_path: str) -> Path:
 def load_config(name_or_path: str = "demo", overrides: list[str] = ()) -> SearchConfig:
     """Read, override and validate an experiment config."""
     path = config_path(name_or_path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise SpecError("(file)", str(path), f"not valid YAML: {err.problem}", str(path)) from None
+    data = read_yaml(path, "config")
     data = {} if data is None else data
     for item in overrides:
         data = apply_override(data, item)
@@ -255,9 +254,9 @@ def apply_override(data: Any, item: str) -> dict:
     if not isinstance(data, dict):
         raise SpecError("(top level)", data, "a config must be a YAML mapping")
     try:
-        value = yaml.safe_load(raw)
-    except yaml.YAMLError:
-        value = raw
+        value = parse_yaml(raw, f"--set {key}")
+    except YamlSyntaxError:
+        value = raw  # e.g. an IPv6 address [::1]:6379: meant as text
     node, *parts = key.split(".")
     data = dict(data)
     cursor = data

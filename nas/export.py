@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from nas.output import write_output
 from nas.results import ranked
 from search_space import Arch
 from search_space.errors import SpecError
@@ -18,7 +19,11 @@ def trial_arch(df: pd.DataFrame, rank: int = 1, by: str = "reward") -> tuple[Arc
         raise SpecError("--rank", rank, f"must be in 1..{len(order)} (scored trials)"
                         if len(order) else "the run has no scored trial yet")
     row = order.iloc[rank - 1]
-    arch = Arch.from_yaml(row["arch"])
+    try:
+        arch = Arch.from_yaml(row["arch"])
+    except SpecError as err:
+        raise SpecError(f"trial {row['trial_id']}: arch.{err.field}", err.value,
+                        f"the journal's block table is damaged ({err.reason})") from None
     return arch.replace(name=arch.name or f"trial-{row['trial_id']}"), row
 
 
@@ -27,10 +32,10 @@ def block_strings(arch: Arch) -> list[str]:
     return [stage.block_string() for stage in arch.stages]
 
 
-def write_arch(arch: Arch, out: str | Path, row: pd.Series | None = None) -> Path:
-    """Write the block table, with a comment header saying where it came from."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+def write_arch(arch: Arch, out: str | Path, row: pd.Series | None = None,
+               protect: Path | None = None) -> Path:
+    """Write the block table, with a comment header saying where it came from; `protect`: a
+    run directory whose files it must not replace."""
     header = ""
     if row is not None:
         header = (f"# trial {row['trial_id']}: accuracy {row['accuracy']:.4f} (proxy), "
@@ -39,8 +44,8 @@ def write_arch(arch: Arch, out: str | Path, row: pd.Series | None = None) -> Pat
         if pd.notna(row.get("latency_ms")):  # objective.metric: latency
             header += (f"# latency {row['latency_ms']:.3f} ms (per-block table) measured under "
                        f"{row.get('latency_fingerprint')}\n")
-    out.write_text(header + arch.to_yaml())
-    return out
+    text = header + arch.to_yaml()
+    return write_output(out, lambda p: p.write_text(text), "--out", protect)
 
 
 def kept_weights(run_dir: str | Path, row: pd.Series) -> Path | None:

@@ -10,6 +10,7 @@ so resolution scaling is measured rather than ignored.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ import yaml
 from controllers.grid import GridSearch
 from search_space import Arch, load_arch, scale
 from search_space.errors import SpecError
+from search_space.validators import choice, positive
+from search_space.yaml_file import read_yaml
 
 
 @dataclass(frozen=True)
@@ -38,13 +41,11 @@ class GridConfig:
     def __post_init__(self) -> None:
         for name in ("alpha", "beta", "gamma"):
             low_high = getattr(self, name)
-            if len(low_high) != 2 or not 1.0 <= low_high[0] <= low_high[1]:
+            if len(low_high) != 2 or not 1.0 <= low_high[0] <= low_high[1] < math.inf:
                 raise SpecError(name, list(low_high), "must be [low, high] with 1 <= low <= high")
         for name in ("step", "product", "tolerance", "phi"):
-            if not getattr(self, name) > 0:
-                raise SpecError(name, getattr(self, name), "must be > 0")
-        if self.metric not in ("accuracy", "reward"):
-            raise SpecError("metric", self.metric, "must be accuracy or reward")
+            positive(name, getattr(self, name))
+        choice("metric", self.metric, ("accuracy", "reward"))
 
 
 def _axis(low_high: tuple[float, ...], step: float) -> np.ndarray:
@@ -123,18 +124,13 @@ def write_coefficients(path: str | Path, alpha: float, beta: float, gamma: float
 def read_coefficients(path: str | Path) -> tuple[float, float, float]:
     """(alpha, beta, gamma) from a coefficients YAML (as `nas-search grid` writes it)."""
     path = Path(path)
-    if not path.is_file():
-        raise SpecError("--coefficients", str(path), "no such file")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
-        raise SpecError("(file)", str(path), "not valid YAML", str(path)) from None
+    data = read_yaml(path, "--coefficients")
     if not isinstance(data, dict):
         raise SpecError("(top level)", data, "must be a mapping of alpha, beta, gamma", str(path))
     values = []
     for key in ("alpha", "beta", "gamma"):
-        value = data.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise SpecError(key, value, "must be a number > 0", str(path))
-        values.append(float(value))
+        try:
+            values.append(positive(key, data.get(key)))
+        except SpecError as err:
+            raise err.with_source(str(path)) from None
     return values[0], values[1], values[2]

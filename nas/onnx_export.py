@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from nas.output import write_output
 from search_space.errors import SpecError
 
 OPSET = 17
@@ -29,16 +30,17 @@ INPUT, OUTPUT = "images", "logits"
 
 def export_onnx(model: nn.Module, path: str | Path, resolution: int) -> Path:
     """Write `model` (put in eval mode) as ONNX with a dynamic batch axis."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval().to("cpu", memory_format=torch.contiguous_format)
     example = torch.zeros(1, 3, resolution, resolution)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(model, (example,), str(path), dynamo=False, opset_version=OPSET,
-                          input_names=[INPUT], output_names=[OUTPUT],
-                          dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}})
-    return path
+
+    def write(target: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            torch.onnx.export(model, (example,), str(target), dynamo=False,
+                              opset_version=OPSET, input_names=[INPUT], output_names=[OUTPUT],
+                              dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}})
+
+    return write_output(path, write, "--onnx")  # atomic; a missing folder or full disk: 1 line
 
 
 def onnxruntime_difference(path: str | Path, model: nn.Module, resolution: int,

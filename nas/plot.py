@@ -28,5 +28,8 @@ def plot_front(df: pd.DataFrame, front: pd.DataFrame, out: Path, x: str = "flops
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out)
-    plt.close(fig)
+    try:
+        with open(out, "wb") as f:  # our own handle: matplotlib hides errors on closing a path
+            fig.savefig(f, format="png")
+    finally:
+        plt.close(fig)

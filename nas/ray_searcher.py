@@ -24,7 +24,11 @@ class ControllerSearcher(Searcher):
         tokens = self.ledger.propose(trial_id)
         if tokens is None:
             return Searcher.FINISHED
-        return {"tokens": tokens, "arch": self.ledger.space.decode(tokens).to_dict()}
+        space = self.ledger.space
+        config = {"tokens": tokens, "arch": space.decode(tokens).to_dict()}
+        if hasattr(space, "trial_config"):  # a job's own proxy changes (nas.job_space)
+            config.update(space.trial_config(tokens))
+        return config
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None,
                           error: bool = False) -> None:

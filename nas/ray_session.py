@@ -52,7 +52,9 @@ def _apply_env(env: dict[str, str]) -> None:
 @contextlib.contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None,
                 num_gpus: int | None = None) -> Iterator[None]:
-    """Use the Ray already initialised in this process, or start/connect one and stop it after."""
+    """Use the Ray already initialised in this process, or start/connect one and stop it after.
+
+    No `address`: always a private Ray on loopback, whatever clusters run on the machine."""
     import logging
 
     import ray
@@ -65,7 +67,10 @@ def ray_session(address: str | None = None, num_cpus: int | None = None,
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     else:  # private, on loopback: Ray's notice about token authentication is noise here
         logging.getLogger("ray._private.authentication").setLevel(logging.ERROR)
-        ray.init(num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False,
+        # "local": a new private instance. With no address, Ray would instead attach to a
+        # cluster named by RAY_ADDRESS or by the address file `ray start` leaves in its temp
+        # dir (and wait for minutes when that cluster has died).
+        ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False,
                  log_to_driver=False, logging_level=logging.WARNING)
     try:
         yield

@@ -9,6 +9,7 @@ import pandas as pd
 
 from nas.config import ObjectiveConfig
 from nas.run_dir import SCORED, RunDir
+from objectives.reward import TARGET_FLOPS, W
 
 
 def load_results(run_dir: str | Path) -> pd.DataFrame:
@@ -19,7 +20,7 @@ def load_results(run_dir: str | Path) -> pd.DataFrame:
     return df[df["status"] != "rejected"].reset_index(drop=True)
 
 
-def rescore(df: pd.DataFrame, target: float = 400e6, w: float = -0.07,
+def rescore(df: pd.DataFrame, target: float = TARGET_FLOPS, w: float = W,
             kind: str = "soft", metric: str = "flops", beta: float = -0.10) -> pd.DataFrame:
     """A copy with `reward` recomputed for another target or exponent (stored accuracy and
     FLOPs, or latency_ms with metric latency, suffice; failed trials keep no reward)."""

@@ -19,17 +19,22 @@ training.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
+import pickle
 import socket
 import time
+import zipfile
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 import torch
 
-from search_space.errors import SpecError
+from search_space.errors import RunFailed, SpecError
 
 SCORED = ("ok", "early_stopped")  # statuses that carry an accuracy and a reward
 COLUMNS = ("trial_id", "status", "reason", "accuracy", "flops", "params", "reward",
@@ -37,10 +42,22 @@ COLUMNS = ("trial_id", "status", "reason", "accuracy", "flops", "params", "rewar
            "finished_at")
 
 
+# journal fields every row has, and what they must hold
+TEXT, NUMBER, OPTIONAL_NUMBER = "text", "a finite number", "a finite number or null"
+OPTIONAL_TEXT = "text or null"
+ROW_FIELDS = {"trial_id": TEXT, "status": TEXT, "reason": OPTIONAL_TEXT, "accuracy": OPTIONAL_NUMBER,
+              "flops": NUMBER, "params": NUMBER, "reward": OPTIONAL_NUMBER,
+              "train_seconds": NUMBER, "arch": TEXT}
+OPTIONAL_FIELDS = {"cpus": NUMBER, "gpus": NUMBER}  # checked when present
+
+
 def _atomic_write(path: Path, write) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written temp behind
 
 
 class RunDir:
@@ -51,6 +68,19 @@ class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._tables_at = -float("inf")
+        self.write_failed: RunFailed | None = None  # set once a write failed mid-run
+
+    @contextlib.contextmanager
+    def _writing(self, name: str) -> Iterator[None]:
+        """A failed write (disk full, read-only) is a `RunFailed` saying how to go on; it is
+        also kept in `write_failed`, since Ray Tune logs and swallows errors in callbacks."""
+        try:
+            yield
+        except OSError as err:
+            self.write_failed = RunFailed(
+                f"{self.path / name}: cannot write ({err.strerror or err}); every trial "
+                f"journaled so far is kept: make room, then `nas-search resume {self.path}`")
+            raise self.write_failed from None
 
     @classmethod
     def create(cls, path: str | Path, config_yaml: str) -> RunDir:
@@ -60,16 +90,24 @@ class RunDir:
         if run.path.exists() and any(run.path.iterdir()):
             raise SpecError("--output", str(path), "exists and is not empty; resume it with "
                             f"`nas-search resume {path}` or choose another --output")
-        run.path.mkdir(parents=True, exist_ok=True)
-        (run.path / "config.yaml").write_text(config_yaml)
+        try:
+            run.path.mkdir(parents=True, exist_ok=True)
+            _atomic_write(run.path / "config.yaml", lambda p: p.write_text(config_yaml))
+        except OSError as err:
+            raise SpecError("--output", str(path), f"cannot write the run directory there "
+                            f"({err.strerror or err})") from None
         return run
 
     @classmethod
     def open(cls, path: str | Path) -> RunDir:
         run = cls(path)
-        if not (run.path / "config.yaml").is_file():
+        config = run.path / "config.yaml"
+        if not config.is_file():
             raise SpecError("RUN_DIR", str(path), "not a nas-search run directory "
                             "(no config.yaml)")
+        if config.stat().st_size == 0:  # would read as all defaults: another search
+            raise SpecError("config.yaml", str(config), "is empty: the run's config is lost",
+                            str(config))
         return run
 
     # --- trials -------------------------------------------------------------------------
@@ -79,16 +117,35 @@ class RunDir:
         return self.path / "trials.jsonl"
 
     def rows(self) -> list[dict[str, Any]]:
-        """Every finished trial, in the order they finished (a torn last line is skipped)."""
-        if not self.journal.exists():
+        """Every finished trial, in the order they finished.
+
+        Only a torn last line (the driver died writing it: no newline, not a row) is skipped;
+        any other line that is not a whole row is a `SpecError` naming the file and line.
+        """
+        if not self.journal.exists() and not self.journal.is_symlink():
             return []
-        rows = []
-        for line in self.journal.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # only a line being written when the driver died can be torn
+        data = self._journal_bytes()
+        *lines, tail = data.split(b"\n")
+        rows = [self._row(i, line) for i, line in enumerate(lines, 1)]
+        if tail and _parse_row(tail) is not None:
+            rows.append(_parse_row(tail))  # whole, only its newline was lost
         return rows
+
+    def _journal_bytes(self) -> bytes:
+        try:
+            return self.journal.read_bytes()
+        except OSError as err:
+            raise SpecError("trials.jsonl", str(self.journal), f"cannot read the journal "
+                            f"({err.strerror or err})", str(self.journal)) from None
+
+    def _row(self, number: int, line: bytes) -> dict[str, Any]:
+        try:
+            return _check_row(json.loads(line))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            raise SpecError(f"line {number}", _shown(line), "damaged: not a JSON row",
+                            str(self.journal)) from None
+        except SpecError as err:
+            raise err.within(f"line {number}: ").with_source(str(self.journal)) from None
 
     def append(self, row: dict[str, Any], rows: list[dict[str, Any]] | None = None) -> None:
         """Journal one finished trial durably; refresh the parquet/CSV tables now and then.
@@ -97,12 +154,12 @@ class RunDir:
         most every TABLE_INTERVAL_S (and when the search ends, `write_tables`). `rows`, if
         given, are all rows including this one (saves re-reading the journal).
         """
-        with self.journal.open("a+b") as f:
+        with self._writing(self.journal.name), self.journal.open("a+b") as f:
             f.seek(0, os.SEEK_END)
             if f.tell():  # a torn last line (driver killed mid-write) must not swallow this row
                 f.seek(-1, os.SEEK_END)
                 if f.read(1) != b"\n":
-                    f.write(b"\n")
+                    _end_torn_line(f)
             f.write(json.dumps(row, sort_keys=True).encode() + b"\n")
             f.flush()
             os.fsync(f.fileno())
@@ -116,25 +173,44 @@ class RunDir:
     def write_tables(self, rows: list[dict[str, Any]] | None = None) -> None:
         self._tables_at = time.monotonic()
         df = self.table(rows)
-        _atomic_write(self.path / "trials.parquet", lambda p: df.to_parquet(p, index=False))
-        _atomic_write(self.path / "trials.csv", lambda p: df.to_csv(p, index=False))
+        with self._writing("trials.parquet"):
+            _atomic_write(self.path / "trials.parquet", lambda p: df.to_parquet(p, index=False))
+        with self._writing("trials.csv"):
+            _atomic_write(self.path / "trials.csv", lambda p: df.to_csv(p, index=False))
 
     # --- search state -------------------------------------------------------------------
 
     def save_state(self, state: dict[str, Any]) -> None:
-        _atomic_write(self.path / "search.pt", lambda p: torch.save(state, p))
+        with self._writing("search.pt"):
+            _atomic_write(self.path / "search.pt", lambda p: torch.save(state, p))
 
     def load_state(self) -> dict[str, Any] | None:
         path = self.path / "search.pt"
         if not path.exists():
             return None
-        return torch.load(path, weights_only=True)  # plain data only: no arbitrary unpickling
+        # plain data only: nothing in a run directory is trusted enough to unpickle
+        if not zipfile.is_zipfile(path):
+            raise SpecError("search.pt", str(path), "damaged: not a file this program saved "
+                            "(delete it to restart the controller from the journal)", str(path))
+        try:
+            state = torch.load(path, weights_only=True)
+        except pickle.UnpicklingError:  # torch's message advises unsafe loading: not ours
+            raise SpecError("search.pt", str(path), "untrusted or damaged: it holds more than "
+                            "plain data, which is never unpickled", str(path)) from None
+        except (RuntimeError, EOFError, KeyError, ValueError) as err:
+            raise SpecError("search.pt", str(path), f"damaged ({type(err).__name__}): delete "
+                            "it to restart the controller from the journal", str(path)) from None
+        if not (isinstance(state, dict) and isinstance(state.get("in_flight"), list)
+                and isinstance(state.get("told"), int) and "controller" in state):
+            raise SpecError("search.pt", str(path), "damaged: not a saved search state",
+                            str(path))
+        return state
 
     # --- driver liveness ----------------------------------------------------------------
 
     def mark_driver(self) -> None:
         info = {"pid": os.getpid(), "host": socket.gethostname()}
-        (self.path / "driver.json").write_text(json.dumps(info))
+        _atomic_write(self.path / "driver.json", lambda p: p.write_text(json.dumps(info)))
 
     def clear_driver(self) -> None:
         (self.path / "driver.json").unlink(missing_ok=True)
@@ -143,7 +219,7 @@ class RunDir:
         path = self.path / "driver.json"
         if not path.exists():
             return False
-        info = json.loads(path.read_text())
+        info = _driver_info(path)
         if info.get("host") != socket.gethostname():
             return True  # cannot check another machine's process; assume it runs
         try:
@@ -151,6 +227,69 @@ class RunDir:
         except (ProcessLookupError, PermissionError):
             return False
         return True
+
+
+def _driver_info(path: Path) -> dict[str, Any]:
+    """driver.json's pid and host, or a `SpecError` saying how to recover."""
+    try:
+        info = json.loads(path.read_bytes())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        info = None
+    if not (isinstance(info, dict) and isinstance(info.get("pid"), int)
+            and isinstance(info.get("host"), str)):
+        raise SpecError("driver.json", str(path), "damaged (no pid and host); if no driver "
+                        "runs this search, delete it", str(path))
+    return info
+
+
+def _check_row(row: Any) -> dict[str, Any]:
+    if not isinstance(row, dict):
+        raise SpecError("(row)", row, "must be a JSON object")
+    present = {k: v for k, v in OPTIONAL_FIELDS.items() if k in row}
+    for key, kind in {**ROW_FIELDS, **present}.items():
+        value = row.get(key)
+        if key not in row:
+            raise SpecError(key, None, "missing")
+        if kind in (TEXT, OPTIONAL_TEXT):
+            if not (isinstance(value, str) or (value is None and kind == OPTIONAL_TEXT)):
+                raise SpecError(key, value, f"must be {kind}")
+        elif not (value is None and kind == OPTIONAL_NUMBER) and not (
+                isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value)):
+            raise SpecError(key, value, f"must be {kind}")
+    tokens = row.get("tokens", [])
+    if not (isinstance(tokens, list) and all(type(t) is int for t in tokens)):
+        raise SpecError("tokens", tokens, "must be a list of integers")
+    if row["status"] in SCORED and (row["accuracy"] is None or row["reward"] is None):
+        raise SpecError("accuracy", row["accuracy"], f"a {row['status']} trial has an accuracy "
+                        "and a reward")
+    return row
+
+
+def _parse_row(line: bytes) -> dict[str, Any] | None:
+    """The row on `line`, or None when it is not a whole, valid row."""
+    try:
+        return _check_row(json.loads(line))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, SpecError):
+        return None
+
+
+def _end_torn_line(f) -> None:
+    """Before appending: a last line without its newline is either a whole row (end it) or
+    the torn start of one (cut it: its trial was never told, so it is re-run)."""
+    f.seek(0)
+    data = f.read()
+    start = data.rfind(b"\n") + 1
+    if _parse_row(data[start:]) is not None:
+        f.write(b"\n")
+    else:
+        f.truncate(start)
+        f.seek(0, os.SEEK_END)
+
+
+def _shown(line: bytes) -> str:
+    text = line.decode("utf-8", errors="replace")
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _extra_columns(rows: list[dict[str, Any]]) -> list[str]:

@@ -12,11 +12,12 @@ import numpy as np
 
 import controllers
 from controllers import AskTell
-from nas.config import SearchConfig, check_reachable
+from nas.config import SearchConfig
 from nas.grid import GridSpace, grid_parts
 from nas.latency_actor import WithLatency, build_table, table_parts
 from nas.ledger import Ledger
 from nas.oneshot import retrain_left, run_oneshot
+from nas.preflight import check_cluster, preflight
 from nas.progress import TrialProgress
 from nas.ray_searcher import ControllerSearcher
 from nas.ray_session import ray_session
@@ -43,7 +44,8 @@ def default_output(config: SearchConfig) -> Path:
 
 
 def search(config: SearchConfig, output: str | Path | None = None, resume: bool = False,
-           progress: Callable[[str], None] = print, live: bool | None = False) -> RunDir:
+           progress: Callable[[str], None] = print, live: bool | None = False,
+           parts: tuple | None = None) -> RunDir:
     """Run (or resume) a search to its budget and return its run directory.
 
     Args:
@@ -53,12 +55,13 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         progress: receives one line per finished trial.
         live: keep a live progress line on stdout (None: when stdout is a terminal); the
             per-trial lines then go to stdout above it instead of to `progress`.
+        parts: (space, controller, budget) instead of the config's (e.g. `nas.job_space`).
     """
-    check_reachable(config)  # everything below fails, if it must, before Ray starts
+    preflight(config)  # everything below fails, if it must, before Ray starts
     check_installed(config.tracking)
     if config.evaluate:
         load_evaluator(config.evaluate)
-    space, controller, budget = _parts(config)
+    space, controller, budget = parts or _parts(config)
     if resume:
         run = RunDir.open(output)
     else:
@@ -87,6 +90,8 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
                           desc=config.name, live=live, out=progress)
     try:
         with watch, ray_session(config.address):
+            if config.address:
+                check_cluster(config)
             if table is not None:  # alone on the device, before any trial starts
                 build_table(table, table_parts(space, config.objective.num_classes), progress)
             if config.evaluator == "supernet":
@@ -123,11 +128,14 @@ def _parts(config: SearchConfig) -> tuple[SearchSpace | GridSpace, AskTell, int]
 def _fit(config: SearchConfig, run: RunDir, ledger: Ledger, reference_resolution: int) -> None:
     from ray import tune
 
+    from nas.fail_fast import FailFast
+
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no Tune tables
     setup = TrialSetup(config.proxy, config.objective, config.evaluate, reference_resolution,
                        weights_dir=str(run.path.resolve()) if config.keep_weights else None)
     trainable = tune.with_resources(tune.with_parameters(run_trial, setup=setup),
                                     {"cpu": config.resources.cpu, "gpu": config.resources.gpu})
+    stopper = FailFast(ledger)
     storage = (run.path / "ray").resolve()
     session = f"session-{len(list(storage.glob('session-*'))) + 1}" if storage.exists() \
         else "session-1"
@@ -138,11 +146,11 @@ def _fit(config: SearchConfig, run: RunDir, ledger: Ledger, reference_resolution
             max_concurrent_trials=config.budget.max_concurrent, reuse_actors=True,
             scheduler=_scheduler(config), trial_dirname_creator=_trial_dirname),
         run_config=tune.RunConfig(
-            name=session, storage_path=str(storage), verbose=0,
+            name=session, storage_path=str(storage), verbose=0, stop=stopper,
             failure_config=tune.FailureConfig(max_failures=0),
             callbacks=tracking_callbacks(config, run.path, lambda: ledger.rows)),
     )
-    tuner.fit()
+    stopper.fit(tuner)
 
 
 def _trial_dirname(trial) -> str:

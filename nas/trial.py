@@ -50,7 +50,7 @@ def proxy_evaluate(arch: Arch, proxy: ProxyConfig, report: Report,
     from objectives import load_dataset, train_proxy
     from search_space.weights import save_weights
 
-    data = load_dataset(proxy)  # cached per worker process across reused trials
+    data = load_dataset(proxy.data)  # cached per worker process across reused trials
 
     def save(model) -> None:
         save_weights(model, arch, weights_to, {"dataset": data.name,
@@ -101,6 +101,9 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
     from ray import tune
 
     arch = Arch.from_dict(config["arch"])
+    if config.get("proxy"):  # a job's own seed or schedule (nas.job_space)
+        setup = dataclasses.replace(setup, proxy=dataclasses.replace(setup.proxy,
+                                                                     **config["proxy"]))
     changes = {"resolution": proxy_resolution(setup, arch)}
     if setup.proxy.threads is None:  # one torch thread per CPU Ray gave this trial
         cpus = tune.get_context().get_trial_resources().required_resources.get("CPU", 1)

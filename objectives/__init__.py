@@ -1,7 +1,7 @@
 """What a candidate costs and how good it is: FLOPs, params, reward, datasets, proxy training."""
 
 from objectives.analytic import Counts, analytic_counts, analytic_flops, analytic_params
-from objectives.datasets import ProxyData, load_dataset
+from objectives.datasets import DataSpec, ProxyData, check_dataset, load_dataset
 from objectives.flops import FLOPS_CONVENTION, fvcore_flops, torch_params
 from objectives.latency import Latency, LatencySetup, measure_arch, measure_module
 from objectives.latency_table import LatencyTable
@@ -33,6 +33,7 @@ def count_params(arch_or_model, num_classes: int = 1000) -> int:
 __all__ = [
     "FLOPS_CONVENTION",
     "Counts",
+    "DataSpec",
     "Latency",
     "LatencySetup",
     "LatencyTable",
@@ -44,6 +45,7 @@ __all__ = [
     "analytic_counts",
     "analytic_flops",
     "analytic_params",
+    "check_dataset",
     "count_flops",
     "count_params",
     "deployment_flops",

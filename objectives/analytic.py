@@ -70,7 +70,7 @@ def _layer(size: int, cin: int, stage: Stage, stride: int) -> tuple[int, int, in
 def analytic_counts(arch: Arch, resolution: int | None = None, num_classes: int = 1000) -> Counts:
     """Count FLOPs and params of `build_model(arch, num_classes)` at `resolution` px."""
     size = arch.resolution if resolution is None else resolution
-    flops, params, size = _conv(size, 3, arch.stem, 3, 2)
+    flops, params, size = _conv(size, 3, arch.stem, 3, arch.stem_stride)
     parts = [("stem", flops, params)]
     in_chs = arch.stem
     for i, stage in enumerate(arch.stages, 1):

@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 import pickle
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,13 +46,33 @@ from objectives.synthetic import NUM_CLASSES as SYNTHETIC_CLASSES
 from objectives.synthetic import POOL_SIZE, make_synthetic
 from search_space.errors import SpecError
 
-if TYPE_CHECKING:
-    from objectives.proxy import ProxyConfig
-
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".ppm")
 CIFAR_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 IN_MEMORY_BYTES = 2 << 30  # an ImageFolder selection up to 2 GiB of uint8 is decoded once
 DEVICE_SHARE = 0.25  # in-memory data moves to the GPU when under this share of its free memory
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Which images a proxy trains on: all `load_dataset` needs (ProxyConfig.data gives it).
+
+    Attributes:
+        dataset: ``synthetic``, a CIFAR-10 python-batches folder or an ImageFolder tree.
+        resolution: image side in pixels.
+        train_size: training images to keep (None = all left after the val split).
+        val_size: held-out images: a count (int) or a fraction (float in (0, 1)).
+        data_seed: synthetic images and the train/val split.
+        num_workers: decoding threads for ImageFolder trees (not part of the data's identity).
+        resize_cache: a ``prepare-data`` cache made at another resolution may be resized.
+    """
+
+    dataset: str = "synthetic"
+    resolution: int = 32
+    train_size: int | None = None
+    val_size: int | float = 0.2
+    data_seed: int = 0
+    num_workers: int = field(default=0, compare=False)
+    resize_cache: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,20 +141,21 @@ class ProxyData:
         return size < DEVICE_SHARE * free
 
 
-def load_dataset(cfg: ProxyConfig) -> ProxyData:
-    """Load (or reuse) the dataset `cfg` names, split into train and held-out val.
+def load_dataset(spec: Any) -> ProxyData:
+    """Load (or reuse) the dataset `spec` names, split into train and held-out val.
 
     Args:
-        cfg: reads ``dataset``, ``resolution``, ``train_size``, ``val_size``, ``data_seed``,
-            ``num_workers`` (decoding threads for ImageFolder trees) and ``resize_cache``.
+        spec: a `DataSpec`, or a config that holds one as ``.data`` (e.g. a ProxyConfig).
 
     Raises:
         SpecError: the dataset is unknown, missing or malformed, or the sizes do not fit it.
     """
-    source = cfg.dataset if cfg.dataset == "synthetic" else str(Path(cfg.dataset).resolve())
-    key = (source, cfg.resolution, cfg.train_size, cfg.val_size, cfg.data_seed, cfg.resize_cache)
+    spec = getattr(spec, "data", spec)
+    source = spec.dataset if spec.dataset == "synthetic" else str(Path(spec.dataset).resolve())
+    key = (source, spec.resolution, spec.train_size, spec.val_size, spec.data_seed,
+           spec.resize_cache)
     if key not in _CACHE:
-        _CACHE[key] = _load(*key, num_workers=cfg.num_workers)
+        _CACHE[key] = _load(*key, num_workers=spec.num_workers)
         while len(_CACHE) > CACHE_SIZE:
             _CACHE.popitem(last=False)
     return _CACHE[key]
@@ -141,6 +163,51 @@ def load_dataset(cfg: ProxyConfig) -> ProxyData:
 
 CACHE_SIZE = 4  # datasets kept per process
 _CACHE: OrderedDict[tuple, ProxyData] = OrderedDict()
+
+
+def check_dataset(spec: Any) -> int:
+    """What every trial would find out, found once before any starts: the dataset opens, the
+    split sizes fit it, and its images fit in memory. Decodes at most one image.
+
+    Args:
+        spec: a `DataSpec`, or a config that holds one as ``.data``.
+
+    Returns:
+        The number of images available (train + held-out val).
+    """
+    spec = getattr(spec, "data", spec)
+    res = spec.resolution
+    if spec.dataset == "synthetic":
+        n = POOL_SIZE
+    else:
+        root = Path(spec.dataset)
+        if not root.is_dir():
+            raise SpecError("dataset", spec.dataset, "no such folder (use 'synthetic', a "
+                            "CIFAR-10 python-batches folder or an ImageFolder tree)")
+        if is_cache(root):
+            cache = open_cache(root)
+            cache.check_resolution(res, spec.resize_cache)
+            n = cache.source_count
+        elif (root / CIFAR_BATCHES[0]).exists():
+            n = sum(len(labels) for _, labels in _cifar_batches(root))
+        else:
+            _pil()
+            files = _scan(_class_root(root))[0]
+            _decode(files[0], res)
+            n = len(files)
+    train, val = split_indices(n, spec.val_size, spec.train_size, spec.data_seed)
+    held = (n if spec.dataset == "synthetic" else len(train) + len(val)) * 3 * res * res
+    if spec.dataset != "synthetic" and held > IN_MEMORY_BYTES:
+        held = 0  # an ImageFolder that large is decoded on access, not held
+    if held > _memory_bytes():
+        raise SpecError("resolution", res, f"{n:,} images at {res} px need "
+                        f"{held / 2**30:,.1f} GiB of memory; this machine has "
+                        f"{_memory_bytes() / 2**30:,.1f} GiB")
+    return n
+
+
+def _memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def _load(source: str, resolution: int, train_size: int | None, val_size: int | float,
@@ -248,12 +315,16 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return data.reshape(-1, 3, 32, 32), labels.astype(np.int64)
 
 
-def _cifar10(root: Path, resolution: int, train_size: int | None, val_size: int | float,
-             seed: int) -> ProxyData:
+def _cifar_batches(root: Path) -> list[tuple[np.ndarray, np.ndarray]]:
     missing = [name for name in CIFAR_BATCHES if not (root / name).is_file()]
     if missing:
         raise SpecError("dataset", str(root / missing[0]), "missing CIFAR-10 batch file")
-    parts = [_read_cifar_batch(root / name) for name in CIFAR_BATCHES]
+    return [_read_cifar_batch(root / name) for name in CIFAR_BATCHES]
+
+
+def _cifar10(root: Path, resolution: int, train_size: int | None, val_size: int | float,
+             seed: int) -> ProxyData:
+    parts = _cifar_batches(root)
     images = torch.from_numpy(np.concatenate([p[0] for p in parts]))
     labels = np.concatenate([p[1] for p in parts])
     train, val = _tensor_splits(images, labels, val_size, train_size, seed)

@@ -26,12 +26,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from objectives.datasets import ProxyData, Split, TensorSplit, load_dataset
+from objectives.datasets import DataSpec, ProxyData, Split, TensorSplit, load_dataset
 from search_space import Arch, build_model
+from search_space.arch import MAX_RESOLUTION
 from search_space.errors import SpecError
+from search_space.validators import choice, fraction, integer, number, positive
 
 OPTIMIZERS = ("sgd", "rmsprop")
 SCHEDULES = ("cosine", "exponential")
+MAX_BATCH = 1 << 14  # beyond any one process's memory at proxy resolutions
 CHECK_EVERY = 20           # steps between loss read-backs (divergence check, progress)
 DIVERGED_LOSS_FACTOR = 25  # a window's mean loss above 25 x ln(classes) counts as diverged
 # ImageNet channel statistics on the 0..255 scale; fine for any natural-image-like data
@@ -82,8 +85,8 @@ class ProxyConfig:
     dataset: str = "synthetic"
     epochs: int = 1
     resolution: int = 32
-    batch_size: int = 64
-    lr: float = 0.05
+    batch_size: int = 32
+    lr: float = 0.01  # 0.05 kept sampled nets' loss above ln(classes) for epochs (README)
     optimizer: str = "sgd"
     momentum: float = 0.9
     schedule: str = "cosine"
@@ -105,23 +108,24 @@ class ProxyConfig:
     resize_cache: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "resolution", "batch_size"):
-            _check_int(name, getattr(self, name), 8 if name == "resolution" else 1)
+        integer("epochs", self.epochs, 1)
+        integer("resolution", self.resolution, 8, MAX_RESOLUTION)
+        integer("batch_size", self.batch_size, 1, MAX_BATCH)
         for name in ("seed", "data_seed", "num_workers", "bn_calibration"):
-            _check_int(name, getattr(self, name), 0)
+            integer(name, getattr(self, name), 0)
         for name in ("train_size", "threads"):
             if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), 1)
+                integer(name, getattr(self, name), 1)
         _check_val_size(self.val_size)
-        _check_number("lr", self.lr, 0.0, math.inf, low_open=True)
-        _check_number("momentum", self.momentum, 0.0, 1.0)
-        _check_number("warmup_epochs", self.warmup_epochs, 0.0, self.epochs)
-        _check_number("decay_rate", self.decay_rate, 0.0, 1.0, low_open=True, high_closed=True)
-        _check_number("decay_epochs", self.decay_epochs, 0.0, math.inf, low_open=True)
-        _check_number("label_smoothing", self.label_smoothing, 0.0, 1.0)
-        _check_number("weight_decay", self.weight_decay, 0.0, math.inf)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_choice("schedule", self.schedule, SCHEDULES)
+        positive("lr", self.lr)
+        fraction("momentum", self.momentum)
+        number("warmup_epochs", self.warmup_epochs, 0.0, self.epochs, high_open=True)
+        number("decay_rate", self.decay_rate, 0.0, 1.0, low_open=True)
+        positive("decay_epochs", self.decay_epochs)
+        fraction("label_smoothing", self.label_smoothing)
+        number("weight_decay", self.weight_decay, 0.0)
+        choice("optimizer", self.optimizer, OPTIMIZERS)
+        choice("schedule", self.schedule, SCHEDULES)
         if not isinstance(self.dataset, str) or not self.dataset:
             raise SpecError("dataset", self.dataset, "must be 'synthetic' or a path")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
@@ -135,35 +139,20 @@ class ProxyConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise SpecError(name, value, f"must be an integer >= {minimum}")
-
-
-def _check_number(name: str, value: Any, low: float, high: float, *, low_open: bool = False,
-                  high_closed: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise SpecError(name, value, "must be a number")
-    above = value > low if low_open else value >= low
-    below = value <= high if high_closed else value < high
-    if not (above and below):
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{']' if high_closed else ')'}"
-        raise SpecError(name, value, f"must be in {interval}")
+    @property
+    def data(self) -> DataSpec:
+        """The images this recipe trains on (what `load_dataset` reads)."""
+        return DataSpec(self.dataset, self.resolution, self.train_size, self.val_size,
+                        self.data_seed, self.num_workers, self.resize_cache)
 
 
 def _check_val_size(value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError("val_size", value, "must be a count (int >= 1) or a fraction in (0, 1)")
     if isinstance(value, int):
-        _check_int("val_size", value, 1)
+        integer("val_size", value, 1)
     else:
-        _check_number("val_size", value, 0.0, 1.0, low_open=True)
-
-
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise SpecError(name, value, f"must be one of {', '.join(choices)}")
+        number("val_size", value, 0.0, 1.0, low_open=True, high_open=True)
 
 
 @dataclass(frozen=True)
@@ -451,7 +440,7 @@ def train_proxy(arch: Arch, cfg: ProxyConfig, data: ProxyData | None = None,
         >>> from search_space import preset
         >>> result = train_proxy(preset("efficientnet-b0"), ProxyConfig(epochs=1))
     """
-    data = load_dataset(cfg) if data is None else data
+    data = load_dataset(cfg.data) if data is None else data
     rt = make_runtime(cfg)
     history: list[dict[str, Any]] = []
     status, reason = "ok", ""

@@ -22,13 +22,13 @@ search onto the target from both sides instead of merely discouraging cost above
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
 from objectives.analytic import analytic_flops
 from search_space import Arch
 from search_space.errors import SpecError
+from search_space.validators import number, positive
 
 TARGET_FLOPS = 400e6  # T of the EfficientNet-B0 search, multiply-adds
 W = -0.07             # MnasNet / EfficientNet soft-constraint exponent
@@ -59,11 +59,9 @@ def mnas_reward(accuracy: ArrayLike, flops: ArrayLike, target: float = TARGET_FL
         0.802
     """
     alpha, beta = (w if alpha is None else alpha), (w if beta is None else beta)
-    if isinstance(target, bool) or not isinstance(target, (int, float)) or not target > 0:
-        raise SpecError("target", target, "must be a number > 0 (multiply-adds)")
-    for name, value in (("alpha", alpha), ("beta", beta)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-            raise SpecError(name, value, "must be a number")
+    positive("target", target)  # multiply-adds
+    number("alpha", alpha)
+    number("beta", beta)
     ratio = np.asarray(flops, dtype=float) / target
     if not np.all(ratio > 0):
         raise SpecError("flops", flops, "must be > 0")

@@ -21,7 +21,6 @@ YAML form, one line per stage::
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,8 @@ from typing import Any
 import yaml
 
 from search_space.errors import SpecError
+from search_space.validators import choice, fraction, integer
+from search_space.yaml_file import parse_yaml, read_yaml
 
 BLOCKS = ("mbconv", "conv")
 KERNELS = (1, 3, 5, 7)
@@ -37,29 +38,14 @@ SKIPS = ("id", "none")
 ACTS = ("silu", "relu")
 
 
-def _int(field: str, value: Any, *, minimum: int = 1, choices: tuple[int, ...] = ()) -> int:
-    # bool is an int subclass in Python; `kernel: true` is a typo, not a 1.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(field, value, "must be an integer")
-    if choices and value not in choices:
-        raise SpecError(field, value, f"must be one of {', '.join(map(str, choices))}")
-    if value < minimum:
-        raise SpecError(field, value, f"must be >= {minimum}")
-    return value
-
-
-def _fraction(field: str, value: Any, *, upper: float = 1.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(field, value, "must be a number")
-    if not (0.0 <= value < upper) or math.isnan(value):
-        raise SpecError(field, value, f"must be in [0, {upper:g})")
-    return float(value)
-
-
-def _choice(field: str, value: Any, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise SpecError(field, value, f"must be one of {', '.join(choices)}")
-    return value
+# Sane bounds: far beyond EfficientNet-B7 / L2, yet small enough that counting FLOPs returns and
+# a one-image forward pass fits in memory (a typo like `repeats: 1000000000` is caught here).
+MAX_RESOLUTION = 4096
+MAX_CHANNELS = 1 << 16
+MAX_REPEATS = 100
+MAX_EXPAND = 64
+MAX_STAGES = 64
+MAX_CLASSES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -88,16 +74,16 @@ class Stage:
     skip: str = "id"
 
     def __post_init__(self) -> None:
-        _choice("block", self.block, BLOCKS)
-        _int("expand", self.expand)
+        choice("block", self.block, BLOCKS)
+        integer("expand", self.expand, 1, MAX_EXPAND)
         if self.block == "conv" and self.expand != 1:
             raise SpecError("expand", self.expand, "a conv block has no expansion: use 1")
-        _int("kernel", self.kernel, choices=KERNELS)
-        _int("stride", self.stride, choices=STRIDES)
-        _int("out", self.out)
-        _int("repeats", self.repeats)
-        object.__setattr__(self, "se", _fraction("se", self.se))
-        _choice("skip", self.skip, SKIPS)
+        integer("kernel", self.kernel, choices=KERNELS)
+        integer("stride", self.stride, choices=STRIDES)
+        integer("out", self.out, 1, MAX_CHANNELS)
+        integer("repeats", self.repeats, 1, MAX_REPEATS)
+        object.__setattr__(self, "se", fraction("se", self.se))
+        choice("skip", self.skip, SKIPS)
 
     @property
     def op(self) -> str:
@@ -130,12 +116,15 @@ class Arch:
 
     Args:
         stages: one `Stage` per stage, input to output.
-        stem: output channels of the 3x3 stride-2 stem conv.
+        stem: output channels of the 3x3 stem conv.
         head: channels of the final 1x1 conv before pooling.
         resolution: the input resolution the architecture is meant for (deployment size).
         act: activation everywhere, SE included (``silu`` = swish, ``relu``).
         dropout: dropout before the classifier.
         drop_path: stochastic-depth rate of the last block; block i gets drop_path * i / n.
+        stem_stride: stride of the stem conv: 2 (ImageNet skeletons) or 1 (small-image
+            skeletons such as `efficientnet-b0-small`, for 32-64 px inputs). Written to YAML
+            only when it is not 2, so existing block tables read and write unchanged.
         name: a label for people; not part of equality.
     """
 
@@ -146,22 +135,25 @@ class Arch:
     act: str = "silu"
     dropout: float = 0.2
     drop_path: float = 0.2
+    stem_stride: int = 2
     name: str = dataclasses.field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.stages, tuple) or not self.stages:
-            raise SpecError("stages", self.stages, "must be a non-empty list of stage rows")
+        if not isinstance(self.stages, tuple) or not 1 <= len(self.stages) <= MAX_STAGES:
+            raise SpecError("stages", f"{len(self.stages)} rows" if isinstance(
+                self.stages, tuple) else self.stages, f"must be 1 to {MAX_STAGES} stage rows")
         for i, stage in enumerate(self.stages):
             if not isinstance(stage, Stage):
                 raise SpecError(f"stages[{i}]", stage, "must be a Stage")
-        _int("stem", self.stem)
-        _int("head", self.head)
-        _int("resolution", self.resolution, minimum=8)
-        _choice("act", self.act, ACTS)
+        integer("stem", self.stem, 1, MAX_CHANNELS)
+        integer("head", self.head, 1, MAX_CHANNELS)
+        integer("resolution", self.resolution, 8, MAX_RESOLUTION)
+        integer("stem_stride", self.stem_stride, choices=STRIDES)
+        choice("act", self.act, ACTS)
         if not isinstance(self.name, str):
             raise SpecError("name", self.name, "must be a string")
-        object.__setattr__(self, "dropout", _fraction("dropout", self.dropout))
-        object.__setattr__(self, "drop_path", _fraction("drop_path", self.drop_path))
+        object.__setattr__(self, "dropout", fraction("dropout", self.dropout))
+        object.__setattr__(self, "drop_path", fraction("drop_path", self.drop_path))
 
     @property
     def num_blocks(self) -> int:
@@ -174,6 +166,8 @@ class Arch:
 
     def to_dict(self) -> dict[str, Any]:
         head = {k: getattr(self, k) for k in ("name", "resolution", "stem", "head", "act")}
+        if self.stem_stride != 2:
+            head["stem_stride"] = self.stem_stride
         head.update(dropout=self.dropout, drop_path=self.drop_path)
         head["stages"] = [dataclasses.asdict(s) for s in self.stages]
         return head
@@ -197,29 +191,19 @@ class Arch:
     @classmethod
     def from_yaml(cls, text_or_path: str | Path) -> Arch:
         """Parse a block table from YAML text or a path to a YAML file (safe loader only)."""
-        text, source = _read(text_or_path)
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f"line {mark.line + 1}" if mark else "file"
-            raise SpecError(where, text.splitlines()[mark.line] if mark else "...",
-                            "not valid YAML", source) from None
-        return cls.from_dict(data, source)
+        if _is_path(text_or_path):
+            source = str(text_or_path)
+            return cls.from_dict(read_yaml(text_or_path), source)
+        return cls.from_dict(parse_yaml(text_or_path))
 
 
 def _scalar(value: Any) -> str:
     return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...").strip()
 
 
-def _read(text_or_path: str | Path) -> tuple[str, str | None]:
-    if isinstance(text_or_path, Path) or ("\n" not in text_or_path and
-                                          text_or_path.endswith((".yaml", ".yml"))):
-        path = Path(text_or_path)
-        if not path.is_file():
-            raise SpecError("path", str(path), "no such file")
-        return path.read_text(encoding="utf-8", errors="replace"), str(path)  # binary: YAML error
-    return text_or_path, None
+def _is_path(text_or_path: str | Path) -> bool:
+    return isinstance(text_or_path, Path) or ("\n" not in text_or_path and
+                                              text_or_path.endswith((".yaml", ".yml")))
 
 
 def _stage_from_dict(i: int, row: Any) -> Stage:

@@ -73,7 +73,7 @@ def build_model(arch: Arch, num_classes: int = 1000) -> EfficientNet:
         >>> model = build_model(preset("efficientnet-b0"))
     """
     act = ACT_LAYERS[arch.act]
-    stem = ConvBnAct(3, arch.stem, 3, 2, act_layer=act)
+    stem = ConvBnAct(3, arch.stem, 3, arch.stem_stride, act_layer=act)
     blocks = nn.Sequential(*(_block(layer, arch) for layer in layers(arch)))
     head = ConvBnAct(arch.stages[-1].out, arch.head, 1, act_layer=act)
     return EfficientNet(stem, blocks, head, arch.head, num_classes, arch.dropout)

@@ -36,3 +36,8 @@ class SpecError(ValueError):
     def within(self, prefix: str) -> SpecError:
         """The same error with its field nested under `prefix` (e.g. ``base.`` + field)."""
         return type(self)(f"{prefix}{self.field}", self.value, self.reason, self.source)
+
+
+class RunFailed(RuntimeError):
+    """A search that cannot go on through no fault of its input (e.g. its run directory can no
+    longer be written): the CLI prints one line and exits 1."""

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from search_space.arch import Arch, Stage
 from search_space.errors import SpecError
 from search_space.scaling import scale_by
@@ -40,6 +42,16 @@ MNASNET_A1 = Arch(
     ),
 )
 
+# B0's stages in a small-image skeleton (32-64 px, e.g. CIFAR-10): a stride-1 stem and stage
+# strides [1, 1, 2, 2, 1, 2, 1] (B0: stem 2, [1, 2, 2, 2, 1, 2, 1]) give output stride 8, so the
+# last stages see 4x4 maps at 32 px instead of B0's 1x1, where their kernel choice cannot matter.
+# Same params as B0; the same "stride-1 stem" change that lifts B0 on CIFAR-10 from ~86 to ~93%.
+EFFICIENTNET_B0_SMALL = EFFICIENTNET_B0.replace(
+    name="efficientnet-b0-small", resolution=32, stem_stride=1,
+    stages=tuple(dataclasses.replace(s, stride=stride)
+                 for s, stride in zip(EFFICIENTNET_B0.stages, (1, 1, 2, 2, 1, 2, 1), strict=True)),
+)
+
 # Official (width, depth, resolution, dropout), TF `efficientnet_params`. Hand-tuned: these are
 # not (beta^phi, alpha^phi, gamma^phi) for any single phi.
 EFFICIENTNET_PARAMS: dict[str, tuple[float, float, int, float]] = {
@@ -61,10 +73,12 @@ def _efficientnet(variant: str) -> Arch:
 
 PRESETS: dict[str, Arch] = {f"efficientnet-{v}": _efficientnet(v) for v in EFFICIENTNET_PARAMS}
 PRESETS["mnasnet-a1"] = MNASNET_A1
+PRESETS["efficientnet-b0-small"] = EFFICIENTNET_B0_SMALL
 
 
 def preset(name: str) -> Arch:
-    """The named block table (`efficientnet-b0` ... `efficientnet-b7`, `mnasnet-a1`)."""
+    """The named block table (`efficientnet-b0` ... `efficientnet-b7`, `mnasnet-a1`,
+    `efficientnet-b0-small`)."""
     try:
         return PRESETS[name]
     except KeyError:

@@ -55,7 +55,7 @@ from search_space.space_file import (
 FlopsCounter = Callable[[Arch], float]
 
 BAND_TRIES = 1000  # samples (or mutations) drawn before a FLOPs band is declared too tight
-SKELETON_FIELDS = ("resolution", "stem", "head", "act", "dropout", "drop_path")
+SKELETON_FIELDS = ("resolution", "stem", "stem_stride", "head", "act", "dropout", "drop_path")
 
 
 @dataclass(frozen=True)

@@ -23,18 +23,17 @@ Widths from multipliers that round to the same channels, and layer counts below 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from search_space.arch import KERNELS, SKIPS, Arch, Stage
+from search_space.arch import KERNELS, MAX_CHANNELS, MAX_REPEATS, SKIPS, Arch, Stage
 from search_space.errors import SpecError
 from search_space.presets import PRESETS
 from search_space.scaling import round_filters
+from search_space.validators import fraction, integer, number, positive
+from search_space.yaml_file import read_yaml
 
 # Order of a stage's decisions, hence of its tokens.
 DECISION_FIELDS = ("op", "kernel", "se", "skip", "width", "layers")
@@ -95,17 +94,8 @@ def _kernel(value: Any) -> int:
     return value
 
 
-def _number(value: Any, low: float, high: float, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        hint = " (YAML reads 4e8 as text: write 4.0e+8)" if isinstance(value, str) else ""
-        raise SpecError("value", value, f"must be a number{hint}")
-    if not low <= value < high or math.isnan(value):
-        raise SpecError("value", value, f"must be {what}")
-    return float(value)
-
-
 def _se(value: Any) -> float:
-    return _number(value, 0.0, 1.0, "in [0, 1)")
+    return fraction("value", value)
 
 
 def _skip(value: Any) -> str:
@@ -115,21 +105,15 @@ def _skip(value: Any) -> str:
 
 
 def _multiplier(value: Any) -> float:
-    if _number(value, 0.0, math.inf, "> 0") == 0.0:
-        raise SpecError("value", value, "must be > 0")
-    return float(value)
+    return positive("value", value)
 
 
-def _integer(value: Any, minimum: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError("value", value, "must be an integer")
-    if minimum is not None and value < minimum:
-        raise SpecError("value", value, f"must be >= {minimum}")
-    return value
+def _integer(value: Any) -> int:
+    return integer("value", value)
 
 
 def _positive(value: Any) -> int:
-    return _integer(value, 1)
+    return integer("value", value, 1)
 
 
 CHOICE_CHECKS: dict[str, Callable[[Any], Any]] = {
@@ -206,6 +190,15 @@ def _list_source(field: str, own: dict[str, tuple], stage_key: str) -> str:
     return "choices." + {"width": "width_multipliers", "layers": "layer_deltas"}.get(field, field)
 
 
+def _check_bounds(choices: StageChoices, own: dict, stage_key: str) -> None:
+    """Widths and layer counts a block table can hold (a delta of 10^9 is a typo)."""
+    for name, most in (("width", MAX_CHANNELS), ("layers", MAX_REPEATS)):
+        for value in getattr(choices, name):
+            if value > most:
+                raise SpecError(_list_source(name, own, stage_key), value,
+                                f"gives {stage_key} {value} {name}; at most {most:,}")
+
+
 def _check_reference(ref: Stage, choices: StageChoices, own: dict, stage_key: str) -> None:
     for field, value in zip(DECISION_FIELDS, stage_values(ref), strict=True):
         options = getattr(choices, field)
@@ -225,7 +218,7 @@ def _overrides(value: Any, count: int) -> dict[str, dict[str, tuple]]:
 def parse_band(low: Any, high: Any) -> Band:
     """A (min, max) band of multiply-adds; None leaves that side open."""
     try:
-        band = tuple(None if v is None else _number(v, 0.0, math.inf, ">= 0")
+        band = tuple(None if v is None else number("value", v, 0.0)
                      for v in (low, high))
     except SpecError as err:
         raise SpecError("flops_band", [low, high], err.reason) from None
@@ -256,22 +249,14 @@ def parse_space(data: Any) -> SpaceSpec:
         own = overrides.get(f"stage{i}", {})
         choices = _stage_choices(ref, shared, own)
         _check_reference(ref, choices, own, f"stage{i}")
+        _check_bounds(choices, own, f"stage{i}")
         stages.append(choices)
     return SpaceSpec(data["name"], reference, tuple(stages), _band(data.get("flops_band")))
 
 
 def read_space(path: Path) -> SpaceSpec:
     """Read and validate a space file (safe YAML loader); errors name the file."""
-    if not path.is_file():
-        raise SpecError("space", str(path), "no such file")
-    text = path.read_text(encoding="utf-8", errors="replace")  # binary: a YAML error
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
-        where = f"line {mark.line + 1}" if mark else "file"
-        raise SpecError(where, line, "not valid YAML", str(path)) from None
+    data = read_yaml(path, "space")
     try:
         return parse_space(data)
     except SpecError as err:

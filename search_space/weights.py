@@ -57,9 +57,16 @@ def save_weights(model: nn.Module, arch: Arch, ckpt: str | Path,
 
 
 def _atomic(path: Path, write) -> None:
+    if path.exists() and not path.is_file():  # renaming onto /dev/null would replace the device
+        raise SpecError("path", str(path), "is not a regular file")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as err:
+        raise SpecError("path", str(path), f"cannot write it ({err.strerror or err})") from None
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _num_classes(state: dict[str, torch.Tensor]) -> int:

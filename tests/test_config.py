@@ -8,6 +8,8 @@ import pytest
 
 from nas.cli import main
 from nas.config import apply_override, check_reachable, load_config
+from objectives import analytic_flops
+from search_space import preset
 from search_space.errors import SpecError
 
 
@@ -16,13 +18,18 @@ def test_bundled_configs_load_by_name(name):
     assert load_config(name).name == name
 
 
-@pytest.mark.parametrize("name", ["b0-cifar10", "b0-imagenet"])
+@pytest.mark.parametrize("name", ["b0-cifar10", "b0-imagenet", "reproduce-b0-small"])
 def test_real_data_configs_need_their_dataset(name, tmp_path):
     with pytest.raises(SpecError, match="proxy.dataset"):
         check_reachable(load_config(name))
     config = load_config(name, [f"proxy.dataset={tmp_path}"])
     check_reachable(config)
-    assert config.objective.target == 400e6 and config.objective.w == -0.07
+    assert config.objective.w == -0.07
+    if name != "b0-imagenet":  # the small-image reference sits at the target (README)
+        target = analytic_flops(preset("efficientnet-b0-small"), 32, config.objective.num_classes)
+        assert (config.space, config.objective.target) == ("b0-small", target)
+    else:
+        assert config.objective.target == 400e6
 
 
 def test_relative_paths_are_made_absolute(tmp_path, monkeypatch):
@@ -36,7 +43,7 @@ def test_relative_paths_are_made_absolute(tmp_path, monkeypatch):
 @pytest.mark.parametrize("override,field", [
     ("objective.w=.nan", "objective.w"), ("objective.target=.inf", "objective.target"),
     ("proxy.device=cuda", "proxy.device"),
-    ("early_stopping={asha: true, grace_period: 2}", "early_stopping.grace_period")])
+    ("early_stopping={asha: true, grace_period: 3}", "early_stopping.grace_period")])  # > 2 epochs
 def test_values_no_trial_could_use_are_rejected(override, field):
     with pytest.raises(SpecError, match=field.split(".")[-1]):
         load_config("demo", [override])

@@ -107,7 +107,7 @@ def test_a_bad_field_is_one_line_naming_file_field_and_value(
 @pytest.mark.parametrize(("content", "expected"), [
     ("stages: [unclosed\n  - {\n", "not valid YAML"),
     ("just some words\n", "(top level) = 'just some words'"),
-    (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "not valid YAML"),
+    (b"\x89PNG\r\n\x1a\n\x00\xff\xfe", "not UTF-8 text"),
 ])
 def test_a_file_that_is_not_a_block_table_is_one_line(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | bytes,

@@ -72,9 +72,12 @@ def test_tiny_grid_runs_end_to_end(grid_run, capsys):
 
 
 def test_grid_shares_status_and_pareto(grid_run, capsys):
+    points = len(load_results(grid_run.path))
     assert main(["status", str(grid_run.path)]) == 0
+    assert f"trials: {points} done, 0 failed, 0 running, budget {points}" in \
+        capsys.readouterr().out
     assert main(["pareto", str(grid_run.path)]) == 0
-    assert "Pareto front" in capsys.readouterr().out
+    assert f"Pareto front of {points} trials" in capsys.readouterr().out
 
 
 def test_scale_with_coefficients_file(tmp_path):

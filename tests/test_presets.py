@@ -14,6 +14,7 @@ PARAMS = {
     "efficientnet-b0": 5_288_548, "efficientnet-b1": 7_794_184, "efficientnet-b2": 9_109_994,
     "efficientnet-b3": 12_233_232, "efficientnet-b4": 19_341_616, "efficientnet-b5": 30_389_784,
     "efficientnet-b6": 43_040_704, "efficientnet-b7": 66_347_960, "mnasnet-a1": 3_887_038,
+    "efficientnet-b0-small": 5_288_548,  # B0's table: strides do not change params
 }
 # TF `efficientnet_params`: (width, depth, resolution, dropout)
 OFFICIAL = {"b0": (1.0, 1.0, 224, 0.2), "b1": (1.0, 1.1, 240, 0.2), "b2": (1.1, 1.2, 260, 0.3),

@@ -18,7 +18,8 @@ from search_space import Arch, SpecError, Stage, build_model, preset, scale_by
 B0_LIKE = scale_by(preset("efficientnet-b0"), width=0.5, depth=0.25, name="b0-like")
 TINY = Arch(stages=(Stage("mbconv", 1, 3, 2, 8, 1, 0.0), Stage("mbconv", 3, 3, 2, 16, 1, 0.0)),
             stem=8, head=32, name="tiny")
-SHORT = ProxyConfig(epochs=1, resolution=32, train_size=960, val_size=320, threads=1)
+SHORT = ProxyConfig(epochs=1, resolution=32, train_size=960, val_size=320, threads=1,
+                    lr=0.05, batch_size=64)  # one short epoch: the fast, noisy recipe
 FAST = ProxyConfig(epochs=2, resolution=16, train_size=256, val_size=128, threads=1,
                    batch_size=32)
 

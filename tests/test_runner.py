@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -9,6 +11,7 @@ from nas import load_config, load_results, pareto_front, search
 from nas.cli import main
 from nas.run_dir import COLUMNS, RunDir
 from objectives import fvcore_flops, torch_params
+from run_dirs import row
 from search_space import Arch
 
 TINY = ["proxy.resolution=16", "proxy.train_size=128", "proxy.val_size=64",
@@ -119,8 +122,18 @@ def test_asha_stops_trials_early_and_keeps_their_last_accuracy(ray_local, tmp_pa
 
 def test_torn_journal_line_does_not_swallow_the_next_row(tmp_path):
     run = RunDir.create(tmp_path / "run", "version: 1\n")
-    run.append({"trial_id": "a", "status": "ok"})
+    run.append(row("a"))
     with run.journal.open("a") as f:
         f.write('{"trial_id": "b", "sta')  # the driver died mid-write
-    run.append({"trial_id": "c", "status": "ok"})
+    assert [r["trial_id"] for r in run.rows()] == ["a"]
+    run.append(row("c"))
     assert [r["trial_id"] for r in run.rows()] == ["a", "c"]
+    assert run.journal.read_text().count("\n") == 2  # the torn start is cut, not kept
+
+
+def test_a_whole_last_row_that_lost_its_newline_is_kept(tmp_path):
+    run = RunDir.create(tmp_path / "run", "version: 1\n")
+    run.journal.write_text(json.dumps(row("a")))  # killed between the row and its newline
+    assert [r["trial_id"] for r in run.rows()] == ["a"]
+    run.append(row("b"))
+    assert [r["trial_id"] for r in run.rows()] == ["a", "b"]

@@ -119,6 +119,13 @@ def test_search_on_cluster_started_with_ray_start(tmp_path):
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         rows = RunDir(tmp_path / "run").rows()
         assert len(rows) == 3 and {r["status"] for r in rows} == {"ok"}
+        # a trial asking more CPUs than the whole cluster has would wait forever: refused
+        too_big = subprocess.run(
+            _nas("run", str(config), "--output", str(tmp_path / "big"), "--set",
+                 "resources.cpu=3", "--address", f"127.0.0.1:{port}"),
+            capture_output=True, text=True, timeout=120, env=_env())
+        assert too_big.returncode == 2, too_big.stderr[-2000:]
+        assert "more than the 2 CPUs the cluster" in too_big.stderr.splitlines()[-1]
     finally:
         _stop_group(head, signal.SIGTERM)
         shutil.rmtree(temp_dir, ignore_errors=True)

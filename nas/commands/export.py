@@ -37,7 +37,8 @@ def main(args: argparse.Namespace) -> int:
     if args.out is not None:
         from nas.export import write_arch
 
-        write_arch(arch, args.out, row)
+        protect = Path(args.source) if row is not None else None  # the run's own files
+        write_arch(arch, args.out, row, protect=protect)
         print(f"wrote {args.out}")
     if args.onnx is not None:
         _onnx(args, arch, args.weights or weights)

@@ -18,16 +18,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from nas.table import format_table, millions
     from objectives import FLOPS_CONVENTION, analytic_counts, fvcore_flops
-    from search_space import SpecError, load_arch
+    from search_space import load_arch
+    from search_space.arch import MAX_CLASSES, MAX_RESOLUTION
+    from search_space.validators import integer
 
     arch = load_arch(args.arch)
     res = arch.resolution if args.resolution is None else args.resolution
-    if res < 8 or args.num_classes < 1:
-        bad = ("--resolution", res) if res < 8 else ("--num-classes", args.num_classes)
-        raise SpecError(*bad, "must be >= 8 px" if res < 8 else "must be >= 1")
+    integer("--resolution", res, 8, MAX_RESOLUTION)
+    integer("--num-classes", args.num_classes, 1, MAX_CLASSES)
     counts = analytic_counts(arch, res, args.num_classes)
-    rows = [("stem", "conv", 3, 2, arch.stem, 1, "", "", millions(counts.parts[0][1]),
-             counts.parts[0][2])]
+    rows = [("stem", "conv", 3, arch.stem_stride, arch.stem, 1, "", "",
+             millions(counts.parts[0][1]), counts.parts[0][2])]
     for stage, (label, flops, params) in zip(arch.stages, counts.parts[1:-1]):
         rows.append((label, stage.op, stage.kernel, stage.stride, stage.out, stage.repeats,
                      f"{stage.se:g}", stage.skip, millions(flops), params))

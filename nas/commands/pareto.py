@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from nas.config import load_config
+    from nas.output import write_output
     from nas.results import load_results, pareto_front, rescore
     from nas.run_dir import RunDir
     from nas.summary import front_table
@@ -47,11 +48,11 @@ def main(args: argparse.Namespace) -> int:
           f"FLOPs = {FLOPS_CONVENTION}")
     print(front_table(front))
     if args.csv:
-        front.to_csv(args.csv, index=False)
+        write_output(args.csv, lambda p: front.to_csv(p, index=False), "--csv", run.path)
         print(f"wrote {args.csv}")
     if args.plot:
         from nas.plot import plot_front
 
-        plot_front(df, front, args.plot, x)
+        write_output(args.plot, lambda p: plot_front(df, front, p, x), "--plot", run.path)
         print(f"wrote {args.plot}")
     return 0

@@ -22,6 +22,10 @@ def main(args: argparse.Namespace) -> int:
     if run.driver_alive():
         raise SpecError("RUN_DIR", args.run_dir, "its driver is still running (if it is not, "
                         "it ran on another machine: delete RUN_DIR/driver.json)")
+    for study, verb in (("fidelity-study.yaml", "fidelity"), ("compare-study.yaml", "compare")):
+        if (run.path / study).is_file():  # a fixed job list, not a controller's search
+            raise SpecError("RUN_DIR", args.run_dir, f"is a {verb} study: resume it with "
+                            f"`nas-search {verb} {args.run_dir}`")
     config = load_config(str(run.path / "config.yaml"))
     done = len([r for r in run.rows() if r["status"] != "rejected"])
     print(f"resuming '{config.name}': {done} trials done",

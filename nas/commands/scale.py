@@ -93,12 +93,15 @@ def _write(family, out: Path | None, many: bool) -> None:
     if out is None:
         print(family[0][1].to_yaml(), end="")
         return
+    from nas.output import make_folder, write_output
+
     if many:
-        out.mkdir(parents=True, exist_ok=True)
+        make_folder(out, "--out")
         for _, arch in family:
-            (out / f"{arch.name}.yaml").write_text(arch.to_yaml())
+            text = arch.to_yaml()
+            write_output(out / f"{arch.name}.yaml", lambda p: p.write_text(text), "--out")
         print(f"wrote {len(family)} block tables to {out}/")
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(family[0][1].to_yaml())
+    text = family[0][1].to_yaml()
+    write_output(out, lambda p: p.write_text(text), "--out")
     print(f"wrote {out}")

@@ -76,8 +76,8 @@ def main(args: argparse.Namespace) -> int:
     ref = space.reference
     print(f"space {space.name}: {len(space.decisions)} decisions, size {space.size:,} "
           f"(10^{space.log10_size:.1f}), FLOPs band {_band(space)}")
-    print(f"skeleton: {ref.resolution} px, stem {ref.stem}, head {ref.head}, act {ref.act}, "
-          f"dropout {ref.dropout:g}, drop_path {ref.drop_path:g}")
+    print(f"skeleton: {ref.resolution} px, stem {ref.stem} (stride {ref.stem_stride}), "
+          f"head {ref.head}, act {ref.act}, dropout {ref.dropout:g}, drop_path {ref.drop_path:g}")
     print(format_table(("stage", "s", "op", "kernel", "se", "skip", "width", "layers"),
                        _decision_rows(space)))
     print(f"\nreference {ref.name}:")

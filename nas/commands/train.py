@@ -22,8 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--resolution", type=int, default=32,
                         help="proxy training resolution in px (FLOPs stay at the arch's own)")
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=0.05, help="peak learning rate")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=0.01, help="peak learning rate")
     parser.add_argument("--optimizer", choices=("sgd", "rmsprop"), default="sgd")
     parser.add_argument("--train-size", type=int, help="training images to use (default: all)")
     parser.add_argument("--val-size", type=count_or_fraction, default=0.2,
@@ -34,9 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-classes", type=int, default=1000,
                         help="deployment classes the reward's FLOPs are counted for")
-    parser.add_argument("--target", type=float, default=400e6,
+    parser.add_argument("--target", type=float,
                         help="reward target T in multiply-adds (default: 400M)")
-    parser.add_argument("--w", type=float, default=-0.07, help="reward exponent")
+    parser.add_argument("--w", type=float, help="reward exponent (default: -0.07)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--save", metavar="CKPT",
                         help="write the trained weights (a plain state dict, CKPT) and the "
@@ -52,7 +52,9 @@ def count_or_fraction(text: str) -> int | float:
 
 
 def main(args: argparse.Namespace) -> int:
-    from objectives import ProxyConfig, analytic_counts, load_dataset, mnas_reward, train_proxy
+    from objectives import (ProxyConfig, analytic_counts, check_dataset, load_dataset,
+                            mnas_reward, train_proxy)
+    from objectives.reward import TARGET_FLOPS, W
     from search_space import load_arch
     from search_space.weights import arch_path, save_weights
 
@@ -64,8 +66,11 @@ def main(args: argparse.Namespace) -> int:
                       train_size=args.train_size, val_size=args.val_size, device=args.device,
                       threads=args.threads, seed=args.seed)
     counts = analytic_counts(arch, arch.resolution, args.num_classes)  # deployment, not proxy
+    args.target = TARGET_FLOPS if args.target is None else args.target
+    args.w = W if args.w is None else args.w
     mnas_reward(1.0, counts.flops, args.target, args.w)  # bad target or w: exit before training
-    data = load_dataset(cfg)
+    check_dataset(cfg.data)  # sizes and memory, before decoding anything
+    data = load_dataset(cfg.data)
     progress = _Progress(cfg.epochs)
     _say(f"training {arch.name or args.arch} on {data.name}: {len(data.train)} train / "
          f"{len(data.val)} held-out images, {data.num_classes} classes, {cfg.resolution} px, "

@@ -1,0 +1,124 @@
+"""Proxy recipes side by side: seed-vs-seed and short-vs-long Kendall tau on `synthetic`.
+
+The same K architectures as `nas-search fidelity demo --archs K` (sampled from the demo's space
+with its seed) are proxy-trained with each recipe, S seeds, under the demo's proxy config
+(short) and with `epochs` = LONG (long). Prints, per recipe, the figures `nas-search fidelity`
+writes to fidelity.json, plus the mean accuracy and the number of collapsed trainings (top-1
+below 0.2 on 10 classes). Run with nice; one torch thread per worker.
+
+    nice -n 10 python benchmarks/fidelity_recipe.py --recipes old new --archs 12 --seeds 2
+    nice -n 10 python benchmarks/fidelity_recipe.py --curves 1 --recipes old lr0.01
+
+`--from-csv fidelity.csv` instead prints the same figures for the first K architectures of a
+`nas-search fidelity` study (its architectures are sampled the same way, so they are these K).
+
+`--curves ID` instead prints, for architecture ID, each epoch's training loss / held-out top-1
+of a LONG-epoch training per recipe and seed: where a collapse comes from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nas.config import load_config  # noqa: E402
+from nas.fidelity import make_jobs, sample_archs, statistics, summary_lines  # noqa: E402
+from nas.runner import build_space  # noqa: E402
+from objectives import ProxyConfig, load_dataset, train_proxy  # noqa: E402
+
+# Changes to the demo's proxy section; "old" is the recipe before the fidelity work.
+OLD = dict(epochs=1, lr=0.05, warmup_epochs=0.0, batch_size=64, label_smoothing=0.0,
+           train_size=1024, val_size=512)
+RECIPES = {
+    "old": OLD,
+    # the issue's "warm-up, smaller batch, label smoothing, more data" at the old lr
+    "candA": {**OLD, "warmup_epochs": 0.5, "batch_size": 32, "label_smoothing": 0.1,
+              "train_size": None},
+    "lr0.01": {**OLD, "lr": 0.01},
+    "new": {},  # the demo config as it is now (lr 0.01, batch 32, 2 epochs, 1488 images)
+}
+COLLAPSED = 0.2
+
+
+def _train(task: tuple) -> dict:
+    arch, proxy, job = task
+    result = train_proxy(arch, proxy, data=load_dataset(proxy))
+    return {"arch_id": job.arch_id, "setting": job.setting, "seed": job.seed,
+            "status": result.status, "accuracy": result.accuracy,
+            "train_seconds": result.train_seconds}
+
+
+def run_recipe(name: str, archs: list, base: ProxyConfig, long_epochs: int, seeds: int,
+               workers: int) -> pd.DataFrame:
+    short = dataclasses.replace(base, **RECIPES[name], threads=1)
+    settings = {"short": short, "long": dataclasses.replace(short, epochs=long_epochs)}
+    tasks = [(archs[j.arch_id], dataclasses.replace(settings[j.setting], seed=j.seed), j)
+             for j in make_jobs(len(archs), seeds)]
+    with ProcessPoolExecutor(workers) as pool:
+        return pd.DataFrame(list(pool.map(_train, tasks)))
+
+
+def print_curves(arch, base: ProxyConfig, recipes: list[str], epochs: int, seeds: int) -> None:
+    print(f"{arch.name}: ops {[s.op for s in arch.stages]}, skips {[s.skip for s in arch.stages]}")
+    print(f"training loss / held-out top-1 after each of {epochs} epochs (chance: loss "
+          "2.30, top-1 0.10)")
+    for name in recipes:
+        for seed in range(seeds):
+            proxy = dataclasses.replace(base, **{**RECIPES[name], "epochs": epochs}, seed=seed,
+                                        threads=1)
+            result = train_proxy(arch, proxy, data=load_dataset(proxy))
+            print(f"{name:<8} seed {seed}  " + "  ".join(
+                f"{h['loss']:.2f}/{h['accuracy']:.2f}" for h in result.history), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipes", nargs="+", default=["old", "new"], choices=list(RECIPES))
+    parser.add_argument("--archs", type=int, default=12)
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--long", type=int, default=6, help="epochs of the long setting")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--config", default="demo")
+    parser.add_argument("--curves", type=int, metavar="ID")
+    parser.add_argument("--from-csv", metavar="CSV")
+    args = parser.parse_args()
+    if args.from_csv:
+        rows = pd.read_csv(args.from_csv)
+        report(f"the first {args.archs} archs of {args.from_csv}",
+               rows[rows["arch_id"] < args.archs])
+        return
+
+    config = load_config(args.config)
+    archs = sample_archs(build_space(config), args.archs, config.seed)
+    if args.curves is not None:
+        print_curves(archs[args.curves], config.proxy, args.recipes, args.long, args.seeds)
+        return
+    print(f"{args.config}: {len(archs)} archs, {args.seeds} seeds, long = {args.long} epochs",
+          flush=True)
+    for name in args.recipes:
+        start = time.perf_counter()
+        rows = run_recipe(name, archs, config.proxy, args.long, args.seeds, args.workers)
+        report(f"recipe {name}: {RECIPES[name] or 'the demo config'}", rows,
+               time.perf_counter() - start)
+
+
+def report(title: str, rows: pd.DataFrame, seconds: float | None = None) -> None:
+    means = rows.groupby("setting")["accuracy"].mean()
+    collapsed = int((rows["accuracy"] < COLLAPSED).sum())
+    print(f"\n== {title}" + (f" ({seconds:.0f} s)" if seconds is not None else ""))
+    print("\n".join(summary_lines(statistics(rows))))
+    print(f"mean top-1 short {means.get('short', float('nan')):.3f}  long "
+          f"{means.get('long', float('nan')):.3f}  collapsed (< {COLLAPSED}) "
+          f"{collapsed}/{len(rows)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""The reproduction experiment: a search's top architectures against a reference, one recipe.
+
+`nas-search compare RUN_DIR --reference ARCH` trains the run's top K architectures (by reward,
+distinct block tables) and the reference with the run's proxy config at a longer schedule
+(``--epochs``), S seeds each, as Ray trials of one run directory (`nas.job_space`). Every job
+differs only in its architecture and seed: same data, split, epochs and recipe.
+
+Written to the compare directory: ``compare.csv`` (one row per training), ``compare.json`` (per
+candidate: accuracy mean and std over seeds, FLOPs, params, reward of the mean accuracy, the
+search's own proxy reward, and which found architectures beat the reference at no more FLOPs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from nas.config import ObjectiveConfig, SearchConfig
+from nas.job_space import JobSpec
+from nas.results import load_results, ranked
+from nas.run_dir import RunDir
+from nas.schema import from_data, to_data
+from search_space import Arch
+from search_space.errors import SpecError
+
+STUDY_FILE = "compare-study.yaml"
+REFERENCE = "reference"
+CSV_COLUMNS = ("candidate", "seed", "status", "accuracy", "train_seconds", "flops", "params",
+               "search_reward", "arch_name")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The candidates (top1..topK, then the reference), the recipe config and the seeds."""
+
+    config: SearchConfig  # the run's config with the comparison's epochs
+    labels: tuple[str, ...]
+    archs: tuple[Arch, ...]
+    search_rewards: tuple[float | None, ...]
+    seeds: int
+
+    def specs(self) -> list[JobSpec]:
+        proxy = self.config.proxy
+        return [JobSpec(arch.replace(name=f"compare-{label}-s{seed}"),
+                        {"candidate": label, "seed": seed, "arch_name": arch.name,
+                         "search_reward": reward},
+                        dataclasses.replace(proxy, seed=proxy.seed + seed))
+                for label, arch, reward in zip(self.labels, self.archs, self.search_rewards,
+                                               strict=True)
+                for seed in range(self.seeds)]
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump({
+            "config": to_data(self.config), "seeds": self.seeds,
+            "candidates": [{"label": lab, "search_reward": r, "arch": a.to_dict()}
+                           for lab, a, r in zip(self.labels, self.archs, self.search_rewards,
+                                                strict=True)]}, sort_keys=False)
+
+    @classmethod
+    def from_yaml(cls, path: Path) -> Comparison:
+        data = yaml.safe_load(path.read_text())
+        rows = data["candidates"]
+        return cls(from_data(SearchConfig, data["config"]), tuple(r["label"] for r in rows),
+                   tuple(Arch.from_dict(r["arch"]) for r in rows),
+                   tuple(r["search_reward"] for r in rows), int(data["seeds"]))
+
+
+def make_comparison(run_dir: Path, reference: Arch, top: int, epochs: int | None,
+                    seeds: int, overrides: list[str] = ()) -> Comparison:
+    """The run's top `top` distinct archs and `reference`, at `epochs` (default 3x the proxy)."""
+    from nas.config import load_config
+
+    run = RunDir.open(run_dir)
+    config = load_config(str(run.path / "config.yaml"), list(overrides))
+    for name, value, low in (("--top", top, 1), ("--seeds", seeds, 1),
+                             ("--epochs", epochs, 1)):
+        if value is not None and value < low:
+            raise SpecError(name, value, f"must be >= {low}")
+    best = ranked(load_results(run.path))
+    found: dict[Arch, float] = {}
+    for row in best.itertuples():
+        found.setdefault(Arch.from_yaml(row.arch), float(row.reward))
+        if len(found) == top:
+            break
+    if not found:
+        raise SpecError("RUN_DIR", str(run_dir), "has no scored trial to compare")
+    _check_skeleton(reference, next(iter(found)))
+    epochs = epochs or 3 * config.proxy.epochs
+    proxy = dataclasses.replace(config.proxy, epochs=epochs)
+    config = dataclasses.replace(config, proxy=proxy)
+    labels = tuple(f"top{i}" for i in range(1, len(found) + 1)) + (REFERENCE,)
+    return Comparison(config, labels, (*found, reference), (*found.values(), None), seeds)
+
+
+def _check_skeleton(reference: Arch, found: Arch) -> None:
+    """The reference must be trained at the same proxy size as the found archs."""
+    if reference.resolution != found.resolution:
+        raise SpecError("--reference", reference.name or "ARCH", f"is meant for "
+                        f"{reference.resolution} px but the run's architectures for "
+                        f"{found.resolution} px: compare within one skeleton (e.g. a b0-small "
+                        "run with efficientnet-b0-small)")
+
+
+def compare_rows(run_dir: Path) -> pd.DataFrame:
+    df = load_results(run_dir)
+    if not len(df):
+        return pd.DataFrame(columns=list(CSV_COLUMNS))
+    return df[list(CSV_COLUMNS)]
+
+
+def summarize(rows: pd.DataFrame, objective: ObjectiveConfig,
+              labels: tuple[str, ...]) -> dict[str, Any]:
+    """Per candidate: accuracy mean/std over ok seeds, FLOPs, params, rewards; who beats whom."""
+    candidates = []
+    for label in labels:
+        mine = rows[rows["candidate"] == label]
+        ok = mine[mine["status"] == "ok"]["accuracy"].astype(float)
+        mean = float(ok.mean()) if len(ok) else None
+        first = mine.iloc[0] if len(mine) else None
+        flops = int(first["flops"]) if first is not None else None
+        candidates.append({
+            "candidate": label, "arch": None if first is None else first["arch_name"],
+            "seeds_ok": int(len(ok)), "accuracy_mean": mean,
+            "accuracy_std": float(ok.std(ddof=1)) if len(ok) > 1 else None,
+            "flops": flops, "params": None if first is None else int(first["params"]),
+            "reward": objective.reward(mean, flops) if mean is not None else None,
+            "search_reward": None if first is None or pd.isna(first["search_reward"])
+            else float(first["search_reward"])})
+    ref = candidates[-1]
+    beats = [c["candidate"] for c in candidates[:-1]
+             if None not in (c["accuracy_mean"], ref["accuracy_mean"])
+             and c["accuracy_mean"] > ref["accuracy_mean"] and c["flops"] <= ref["flops"]]
+    return {"candidates": candidates, "beats_reference": beats,
+            "any_beats_reference": bool(beats)}
+
+
+def write_outputs(rows: pd.DataFrame, summary: dict[str, Any], out: Path) -> list[Path]:
+    csv, js = out / "compare.csv", out / "compare.json"
+    rows.sort_values(["candidate", "seed"]).to_csv(csv, index=False)
+    js.write_text(json.dumps(summary, indent=2) + "\n")
+    return [csv, js]
+
+
+def summary_table(summary: dict[str, Any]) -> str:
+    from nas.table import format_table, millions
+
+    def num(value: float | None, spec: str) -> str:
+        return "-" if value is None else format(value, spec)
+
+    rows = [(c["candidate"], c["arch"] or "-", num(c["accuracy_mean"], ".4f"),
+             num(c["accuracy_std"], ".4f"), millions(c["flops"]) if c["flops"] else "-",
+             f"{c['params'] / 1e6:.2f}M" if c["params"] else "-", num(c["reward"], ".4f"),
+             num(c["search_reward"], ".4f"))
+            for c in summary["candidates"]]
+    return format_table(("candidate", "arch", "acc mean", "acc std", "FLOPs", "params",
+                         "reward", "search reward"), rows)

@@ -1,0 +1,216 @@
+"""Proxy rank fidelity: does the short proxy rank architectures as a longer training does?
+
+Ray-free parts of `nas-search fidelity`: which architectures to train, the job list (arch x
+setting x seed), the statistics over finished rows, and the files they are written to. The Ray
+part (one trial per job, through the run-directory machinery) is in `nas.fidelity_run`.
+
+Statistics, from rows with ``arch_id, setting, seed, status, accuracy, train_seconds``:
+
+- ``kendall_tau``: Kendall's tau-b (scipy) between the short and the long setting's accuracy,
+  each the mean over seeds, across architectures; ``spearman`` the same with Spearman's rho.
+- ``kendall_tau_ci95``: percentile bootstrap over architectures (resampled with replacement).
+- ``seed_tau_short`` / ``seed_tau_long``: seed 0 vs seed 1 within one setting, the noise
+  ceiling: no proxy can rank better against another setting than it agrees with itself.
+- ``top_k_overlap``: share of the short setting's top k (k = max(1, K // 4)) in the long's.
+- ``cost_ratio``: short training seconds / long training seconds (means over jobs).
+
+Only rows with status ``ok`` count; an architecture missing a score in a comparison is left out
+of it (``archs_compared`` says how many remained).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+SETTINGS = ("short", "long")
+CSV_COLUMNS = ("arch_id", "setting", "seed", "status", "accuracy", "train_seconds", "flops",
+               "params", "tokens")
+BOOTSTRAP_RESAMPLES = 1000
+
+
+@dataclass(frozen=True)
+class Job:
+    """One training of the fidelity study: architecture `arch_id`, a setting, a seed."""
+
+    arch_id: int
+    setting: str
+    seed: int
+
+
+def make_jobs(num_archs: int, seeds: int) -> list[Job]:
+    """Every (arch, setting, seed), arch-major, so a stopped study has whole architectures."""
+    return [Job(a, setting, s) for a in range(num_archs) for setting in SETTINGS
+            for s in range(seeds)]
+
+
+def sample_archs(space: Any, k: int, seed: int) -> list[Any]:
+    """`k` distinct architectures drawn from `space` (inside its FLOPs band), seeded."""
+    rng = np.random.default_rng(seed)
+    archs: dict[Any, None] = {}
+    for _ in range(100 * k):
+        archs.setdefault(space.sample(rng))
+        if len(archs) == k:
+            break
+    return list(archs)
+
+
+def spread_ranks(count: int, k: int) -> list[int]:
+    """`k` indices into `count` ranked items, spread evenly from the best to the worst."""
+    if k >= count:
+        return list(range(count))
+    return [round(i * (count - 1) / (k - 1)) for i in range(k)] if k > 1 else [0]
+
+
+def _tau(x: np.ndarray, y: np.ndarray) -> float:
+    if len(x) < 2:
+        return math.nan
+    return float(stats.kendalltau(x, y).statistic)
+
+
+def _finite(value: float) -> float | None:
+    """A figure for the JSON: None if undefined; 12 digits, so a perfect rank is exactly 1.0."""
+    return None if value is None or not math.isfinite(value) else round(float(value), 12)
+
+
+def bootstrap_tau(x: np.ndarray, y: np.ndarray, seed: int = 0,
+                  resamples: int = BOOTSTRAP_RESAMPLES) -> tuple[float, float] | None:
+    """95% percentile interval of Kendall's tau, resampling the paired items with replacement.
+
+    Resamples where tau is undefined (every item the same, or no variation) are skipped.
+    """
+    if len(x) < 2:
+        return None
+    rng = np.random.default_rng(seed)
+    taus = []
+    for _ in range(resamples):
+        idx = rng.integers(0, len(x), len(x))
+        tau = _tau(x[idx], y[idx])
+        if math.isfinite(tau):
+            taus.append(tau)
+    if not taus:
+        return None
+    low, high = np.percentile(taus, [2.5, 97.5])
+    return float(low), float(high)
+
+
+def accuracy_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Accuracy per arch_id (index) and (setting, seed) column; non-ok jobs are NaN."""
+    ok = rows[rows["status"] == "ok"]
+    table = ok.pivot_table(index="arch_id", columns=["setting", "seed"], values="accuracy",
+                           aggfunc="mean")
+    return table.reindex(sorted(rows["arch_id"].unique()))
+
+
+def _pair(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    keep = a.notna() & b.notna()
+    return a[keep].to_numpy(float), b[keep].to_numpy(float)
+
+
+def setting_means(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per arch_id: mean and std over seeds of each setting's accuracy (ok jobs only)."""
+    ok = rows[rows["status"] == "ok"]
+    grouped = ok.groupby(["arch_id", "setting"])["accuracy"].agg(["mean", "std"]).unstack()
+    return grouped.reindex(sorted(rows["arch_id"].unique()))
+
+
+def statistics(rows: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
+    """The fidelity figures of finished rows (see the module docstring)."""
+    means = setting_means(rows)
+    short = means.get(("mean", "short"), pd.Series(dtype=float))
+    long = means.get(("mean", "long"), pd.Series(dtype=float))
+    x, y = _pair(short.reindex(means.index), long.reindex(means.index))
+    ci = bootstrap_tau(x, y, seed)
+    result: dict[str, Any] = {
+        "archs": int(rows["arch_id"].nunique()),
+        "seeds": int(rows["seed"].nunique()),
+        "archs_compared": len(x),
+        "kendall_tau": _finite(_tau(x, y)),
+        "kendall_tau_ci95": list(ci) if ci else None,
+        "spearman": _finite(float(stats.spearmanr(x, y).statistic)) if len(x) > 1 else None,
+    }
+    table = accuracy_table(rows)
+    for setting in SETTINGS:
+        if (setting, 0) in table and (setting, 1) in table:
+            result[f"seed_tau_{setting}"] = _finite(_tau(*_pair(table[(setting, 0)],
+                                                                table[(setting, 1)])))
+    k = max(1, result["archs"] // 4)
+    result["top_k"] = k
+    result["top_k_overlap"] = _top_k_overlap(x, y, k) if len(x) else None
+    seconds = rows.groupby("setting")["train_seconds"].mean()
+    if seconds.get("long"):
+        result["cost_ratio"] = float(seconds.get("short", math.nan) / seconds["long"])
+    result["failed_jobs"] = int((rows["status"] != "ok").sum())
+    return result
+
+
+def _top_k_overlap(x: np.ndarray, y: np.ndarray, k: int) -> float:
+    k = min(k, len(x))
+    top_x = set(np.argsort(-x, kind="stable")[:k])
+    top_y = set(np.argsort(-y, kind="stable")[:k])
+    return len(top_x & top_y) / k
+
+
+def write_outputs(rows: pd.DataFrame, figures: dict[str, Any], out: Path) -> list[Path]:
+    """fidelity.csv, fidelity.json and (with matplotlib) fidelity.png in `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    csv = out / "fidelity.csv"
+    table = rows.reindex(columns=list(CSV_COLUMNS)).sort_values(["arch_id", "setting", "seed"])
+    table.to_csv(csv, index=False)
+    js = out / "fidelity.json"
+    js.write_text(json.dumps(figures, indent=2) + "\n")
+    written = [csv, js]
+    png = plot_fidelity(rows, figures, out / "fidelity.png")
+    return written + ([png] if png else [])
+
+
+def plot_fidelity(rows: pd.DataFrame, figures: dict[str, Any], path: Path) -> Path | None:
+    """Short vs long accuracy, one point per architecture, error bars = std over seeds."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    means = setting_means(rows)
+    if ("mean", "short") not in means or ("mean", "long") not in means:
+        return None
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.errorbar(means[("mean", "short")], means[("mean", "long")],
+                xerr=means.get(("std", "short")), yerr=means.get(("std", "long")),
+                fmt="o", capsize=3)
+    for arch_id, row in means.iterrows():
+        ax.annotate(str(arch_id), (row[("mean", "short")], row[("mean", "long")]),
+                    textcoords="offset points", xytext=(4, 4), fontsize=8)
+    tau = figures.get("kendall_tau")
+    ax.set_title(f"proxy fidelity: Kendall tau {tau:.2f}" if tau is not None
+                 else "proxy fidelity")
+    ax.set_xlabel("short setting: top-1 (mean over seeds)")
+    ax.set_ylabel("long setting: top-1 (mean over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def summary_lines(figures: dict[str, Any]) -> list[str]:
+    """The figures as an aligned two-column table (what the verb prints)."""
+    def show(value: Any) -> str:
+        if value is None:
+            return "-"
+        if isinstance(value, list):
+            return "[" + ", ".join(f"{v:.2f}" for v in value) + "]"
+        return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    keys = ("archs_compared", "seeds", "kendall_tau", "kendall_tau_ci95", "spearman",
+            "seed_tau_short", "seed_tau_long", "top_k_overlap", "cost_ratio", "failed_jobs")
+    width = max(map(len, keys))
+    return [f"{key:<{width}}  {show(figures.get(key))}" for key in keys if key in figures]

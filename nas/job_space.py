@@ -1,0 +1,90 @@
+"""A fixed list of trainings run as a search: one Ray trial per job, through a run directory.
+
+`nas-search fidelity` and `nas-search compare` train known architectures under known settings.
+Like the scaling grid (`nas.grid`), they reuse the search machinery (Ray trials, run directory,
+journal, `status`, `load_results`, resuming a killed run): `JobSpace` is a space of one decision,
+which job; the grid controller proposes the jobs in order; each row gets the job's columns
+(`row_fields`); and the trial config carries the job's changes to the run's proxy config
+(`trial_config`: a seed, a longer schedule), which `nas.trial.run_trial` applies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nas.config import SearchConfig
+from nas.run_dir import RunDir
+from objectives import ProxyConfig
+from search_space import Arch
+from search_space.errors import SpecError
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One training: the arch (its name unique among the jobs), columns, proxy config."""
+
+    arch: Arch
+    fields: dict[str, Any] = field(default_factory=dict)
+    proxy: ProxyConfig | None = None  # None: the run's proxy config as it is
+
+
+class JobSpace:
+    """Jobs seen as a space of one decision; decodes to each job's architecture."""
+
+    flops_band = (None, None)
+
+    def __init__(self, jobs: list[JobSpec], reference: Arch, proxy: ProxyConfig):
+        self.jobs, self.reference, self.proxy = jobs, reference, proxy
+        self.cardinalities = (len(jobs),)
+        # several jobs train one arch: Arch equality ignores the name, so key by both
+        self._index = {(j.arch, j.arch.name): i for i, j in enumerate(jobs)}
+        if len(self._index) != len(jobs):
+            raise ValueError("job architectures need unique names")
+
+    def decode(self, tokens: list[int]) -> Arch:
+        return self.jobs[tokens[0]].arch
+
+    def encode(self, arch: Arch) -> list[int]:
+        if (arch, arch.name) not in self._index:
+            raise SpecError("arch", arch.name, "is not one of this run's jobs")
+        return [self._index[(arch, arch.name)]]
+
+    def in_band(self, arch: Arch) -> bool:
+        return True
+
+    def row_fields(self, tokens: list[int]) -> dict[str, Any]:
+        return dict(self.jobs[tokens[0]].fields)
+
+    def trial_config(self, tokens: list[int]) -> dict[str, Any]:
+        """The job's changes to the run's proxy config, applied inside the trial."""
+        proxy = self.jobs[tokens[0]].proxy
+        if proxy is None:
+            return {}
+        base, own = dataclasses.asdict(self.proxy), dataclasses.asdict(proxy)
+        return {"proxy": {k: v for k, v in own.items() if base[k] != v}}
+
+
+def run_config(config: SearchConfig, name: str, jobs: int) -> SearchConfig:
+    """The config a job run records: one trial per job, no early stopping."""
+    return dataclasses.replace(
+        config, name=name, budget=dataclasses.replace(config.budget, num_samples=jobs),
+        early_stopping=dataclasses.replace(config.early_stopping, asha=False))
+
+
+def run_jobs(config: SearchConfig, space: JobSpace, output: Path, files: dict[str, str],
+             progress: Callable[[str], None] = print) -> RunDir:
+    """Train every job not yet journaled in `output` (created with `files` if new)."""
+    import controllers
+    from nas.runner import search
+
+    if not (output / "config.yaml").is_file():
+        run = RunDir.create(output, config.to_yaml())
+        (run.path / "reference.yaml").write_text(space.reference.to_yaml())
+        for name, text in files.items():
+            (run.path / name).write_text(text)
+    parts = (space, controllers.make("grid", space), len(space.jobs))
+    return search(config, output, resume=True, progress=progress, parts=parts)

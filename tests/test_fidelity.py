@@ -1,0 +1,83 @@
+"""Fidelity statistics (Ray-free): scipy's tau from the CSV, monotone and reversed settings."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from nas.fidelity import make_jobs, spread_ranks, statistics, write_outputs
+
+
+def _rows(long_of, archs: int = 8, seeds: int = 2, noise: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = []
+    for job in make_jobs(archs, seeds):
+        short = 0.1 + 0.1 * job.arch_id + noise * rng.normal()
+        accuracy = short if job.setting == "short" else long_of(short)
+        rows.append({"arch_id": job.arch_id, "setting": job.setting, "seed": job.seed,
+                     "status": "ok", "accuracy": accuracy,
+                     "train_seconds": 1.0 if job.setting == "short" else 4.0,
+                     "flops": 1e6, "params": 1e3, "tokens": "[0]"})
+    return pd.DataFrame(rows)
+
+
+def test_jobs_cover_every_arch_setting_and_seed():
+    jobs = make_jobs(3, 2)
+    assert len(jobs) == 12 and len(set(jobs)) == 12
+    assert [j.arch_id for j in jobs[:4]] == [0, 0, 0, 0]  # arch-major
+
+
+def test_spread_ranks_takes_best_worst_and_between():
+    assert spread_ranks(10, 4) == [0, 3, 6, 9]
+    assert spread_ranks(3, 5) == [0, 1, 2]
+    assert spread_ranks(5, 1) == [0]
+
+
+@pytest.mark.parametrize("long_of, tau", [(lambda a: a ** 2 + 0.3, 1.0), (lambda a: 1 - a, -1.0)])
+def test_monotone_long_gives_tau_one_and_reversed_minus_one(long_of, tau):
+    figures = statistics(_rows(long_of))
+    assert figures["kendall_tau"] == tau and figures["spearman"] == tau
+    assert figures["seed_tau_short"] == 1.0 and figures["seed_tau_long"] == 1.0
+    assert figures["top_k_overlap"] == (1.0 if tau > 0 else 0.0)
+    assert figures["cost_ratio"] == 0.25
+
+
+def test_json_tau_is_scipys_tau_recomputed_from_the_csv(tmp_path):
+    rows = _rows(lambda a: a, noise=0.2)
+    figures = statistics(rows)
+    write_outputs(rows, figures, tmp_path)
+    csv = pd.read_csv(tmp_path / "fidelity.csv")
+    means = csv[csv.status == "ok"].groupby(["setting", "arch_id"])["accuracy"].mean()
+    expected = stats.kendalltau(means["short"], means["long"]).statistic
+    saved = json.loads((tmp_path / "fidelity.json").read_text())
+    assert saved["kendall_tau"] == pytest.approx(expected, abs=1e-12)
+    low, high = saved["kendall_tau_ci95"]
+    assert -1.0 <= low <= saved["kendall_tau"] <= high <= 1.0
+    assert (tmp_path / "fidelity.png").stat().st_size > 0
+
+
+def test_failed_jobs_leave_their_arch_out():
+    rows = _rows(lambda a: a)
+    rows.loc[(rows.arch_id == 0) & (rows.setting == "long"), "status"] = "diverged"
+    figures = statistics(rows)
+    assert figures["archs_compared"] == 7 and figures["failed_jobs"] == 2
+
+
+def test_each_job_carries_its_seed_and_setting_to_the_trial():
+    from nas.fidelity_study import study_from_source
+    from nas.job_space import JobSpace
+
+    study, reference, _ = study_from_source("demo", 2, 2, ["proxy.epochs=3"], [])
+    space = JobSpace(study.specs(), reference, study.config.proxy)
+    configs = {(j.fields["arch_id"], j.fields["setting"], j.fields["seed"]):
+               space.trial_config([i]) for i, j in enumerate(space.jobs)}
+    assert configs[(0, "short", 0)] == {"proxy": {}}
+    assert configs[(1, "short", 1)] == {"proxy": {"seed": 1}}
+    assert configs[(1, "long", 1)] == {"proxy": {"epochs": 3, "seed": 1}}
+    for i, job in enumerate(space.jobs):  # one decision: which job, and back
+        assert space.encode(space.decode([i])) == [i]
+        assert space.row_fields([i])["arch_id"] == job.fields["arch_id"]

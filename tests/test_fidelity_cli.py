@@ -1,0 +1,93 @@
+"""`nas-search fidelity` and `compare` end to end on Ray, with `evaluate` hooks (no training)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from scipy import stats
+
+from nas.cli import main
+from nas.run_dir import RunDir
+
+ROOT = Path(__file__).resolve().parents[1]
+HOOK = "evaluate=tests.evaluators:"
+
+
+def _fidelity(out: Path, hook: str, archs: int, seeds: int) -> dict:
+    assert main(["fidelity", "demo", "--archs", str(archs), "--seeds", str(seeds), "--long",
+                 "proxy.epochs=2", "--set", HOOK + hook, "--set", "proxy.epochs=1",
+                 "--output", str(out)]) == 0
+    return json.loads((out / "fidelity.json").read_text())
+
+
+def test_monotone_long_scores_give_tau_one_and_the_study_resumes(ray_local, tmp_path, capsys):
+    out = tmp_path / "monotone"
+    figures = _fidelity(out, "fidelity_monotone", archs=3, seeds=2)
+    assert figures["kendall_tau"] == 1.0 and figures["spearman"] == 1.0
+    assert figures["seed_tau_short"] == 1.0 and figures["archs_compared"] == 3
+    csv = pd.read_csv(out / "fidelity.csv")
+    assert len(csv) == 12 and set(csv["setting"]) == {"short", "long"}
+    means = csv.groupby(["setting", "arch_id"])["accuracy"].mean()
+    assert figures["kendall_tau"] == stats.kendalltau(means["short"], means["long"]).statistic
+    assert (out / "fidelity.png").is_file()
+    rows = RunDir(out).rows()
+    assert main(["fidelity", str(out)]) == 0  # a finished study resumes and trains nothing
+    assert RunDir(out).rows() == rows
+    assert main(["status", str(out)]) == 0
+    assert "12 done" in capsys.readouterr().out
+    assert main(["resume", str(out)]) == 2  # `resume` would search: it points to `fidelity`
+    assert "nas-search fidelity" in capsys.readouterr().err
+
+
+def test_reversed_long_scores_give_tau_minus_one(ray_local, tmp_path):
+    figures = _fidelity(tmp_path / "reversed", "fidelity_reversed", archs=3, seeds=1)
+    assert figures["kendall_tau"] == -1.0 and "seed_tau_long" not in figures
+
+
+def test_compare_trains_top_k_and_the_reference_alike(ray_local, tmp_path, capsys):
+    from nas import load_config, search
+
+    config = load_config("demo", ["budget.num_samples=3", "controller.name=random",
+                                  "controller.options={}", HOOK + "seeded_score"])
+    run = search(config, tmp_path / "run", progress=lambda line: None)
+    out = tmp_path / "cmp"
+    assert main(["compare", str(run.path), "--reference", "efficientnet-b0", "--top", "1",
+                 "--epochs", "3", "--seeds", "2", "--output", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "reference" in text and "at no more FLOPs" in text
+    rows = RunDir(out).rows()
+    assert sorted({r["candidate"] for r in rows}) == ["reference", "top1"]
+    for row in rows:  # one recipe: every job trained 3 epochs, with its own seed
+        millis = round(row["accuracy"] * 1000)
+        assert (millis % 10, millis // 10 % 10) == (3, row["seed"])
+    assert len(pd.read_csv(out / "compare.csv")) == 4
+    summary = json.loads((out / "compare.json").read_text())
+    names = [c["candidate"] for c in summary["candidates"]]
+    assert names == ["top1", "reference"]
+    assert all(c["seeds_ok"] == 2 for c in summary["candidates"])
+
+
+@pytest.mark.parametrize("args, field", [
+    (["fidelity", "demo", "--long", "budget.num_samples=3"], "--long"),
+    (["fidelity", "demo"], "--long"),
+    (["fidelity", "demo", "--archs", "1", "--long", "proxy.epochs=2"], "--archs"),
+    (["compare", "no-such-dir", "--reference", "efficientnet-b0"], "RUN_DIR"),
+    (["compare", "no-such-dir"], "--reference"),
+])
+def test_bad_input_exits_2_with_the_field(args, field, capsys):
+    assert main(args) == 2
+    assert field in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("verb", ["fidelity", "compare"])
+def test_bad_input_is_one_line_without_traceback(verb):
+    args = ["demo", "--long", "seed=1"] if verb == "fidelity" else ["no-such-dir"]
+    done = subprocess.run([sys.executable, "-m", "nas", verb, *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
