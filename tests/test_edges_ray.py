@@ -41,7 +41,7 @@ def test_plain_run_ignores_a_cluster_started_with_ray_start(tmp_path: Path) -> N
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         assert [r["status"] for r in RunDir(tmp_path / "run").rows()] == ["ok"]
     finally:
-        _stop_group(head, signal.SIGTERM)
+        _stop_group(head, signal.SIGTERM, wait=5)  # then SIGKILL: no 30 s drain
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 

@@ -44,6 +44,7 @@ def _start(args: list[str], log: Path, **env: str) -> subprocess.Popen:
 
 
 def _stop_group(proc: subprocess.Popen, sig: int = signal.SIGKILL, wait: float = 45) -> None:
+    """Signal the process group, then SIGKILL it if it has not ended within `wait` s."""
     try:
         os.killpg(proc.pid, sig)
     except ProcessLookupError:
@@ -127,7 +128,7 @@ def test_search_on_cluster_started_with_ray_start(tmp_path):
         assert too_big.returncode == 2, too_big.stderr[-2000:]
         assert "more than the 2 CPUs the cluster" in too_big.stderr.splitlines()[-1]
     finally:
-        _stop_group(head, signal.SIGTERM)
+        _stop_group(head, signal.SIGTERM, wait=5)  # then SIGKILL: no 30 s drain
         shutil.rmtree(temp_dir, ignore_errors=True)
 
 
