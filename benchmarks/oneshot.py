@@ -1,10 +1,11 @@
 """What weight sharing buys: supernet cost, seconds per candidate vs a proxy trial, rank fidelity.
 
 Trains the `oneshot-demo` supernet on the synthetic data, then for K seeded candidates of its
-space measures (a) the supernet score (inherited weights + BN recalibration + held-out top-1) and
-its seconds, (b) a standalone proxy training of the same candidate under the config's `proxy`
-recipe and its seconds, and prints the ratio of the per-candidate costs and Kendall's tau
-between the two rankings. One torch thread; run it with `nice -n 10` on a shared machine.
+space measures (a) the supernet score (the path inside the supernet, BN recalibration,
+held-out top-1) and its seconds, (b) a standalone proxy training of the same candidate under
+the config's `proxy` recipe and its seconds, and prints the ratio of the per-candidate costs
+and Kendall's tau between the two rankings. One torch thread; run it with `nice -n 10` on a
+shared machine.
 
     python -m benchmarks.oneshot [--k 12] [--set supernet.epochs=8 ...]
 """
@@ -37,7 +38,8 @@ def main() -> None:
     print(f"config {args.config}: space {config.space}, {cfg.epochs} supernet epochs "
           f"({cfg.sampling}), proxy {proxy.epochs} epoch(s) at {proxy.resolution} px, "
           f"{len(data.train)} train / {len(data.val)} held-out images, "
-          f"BN calibration {cfg.calibration} images, 1 thread")
+          f"BN calibration {cfg.calibration} images, scored on "
+          f"{cfg.holdout or len(data.val)} held-out images, 1 thread")
 
     start = time.perf_counter()
     supernet = train_supernet(space, proxy, cfg, data=data)

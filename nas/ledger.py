@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 STATE_VERSION = 1
 MAX_REJECTIONS = 1000  # consecutive out-of-band proposals before giving up
+CHOSEN = "chosen"  # column set on the rows of `propose_tokens`: outside the budget
 REJECTED = {"status": "rejected", "reason": "FLOPs outside the configured band"}
 
 
@@ -83,6 +84,7 @@ class Ledger:
         self.epochs, self.on_row = epochs, on_row
         self._pending: dict[str, list[int]] = {}  # trial key -> tokens, proposed, not completed
         self._requeue: list[list[int]] = []  # asks of a dead driver, proposed again first
+        self._chosen: set[str] = set()  # keys of `propose_tokens`: not the controller's asks
         self.rows: list[dict[str, Any]] = run.rows()
         self.best: float | None = _best(self.rows)
 
@@ -90,7 +92,7 @@ class Ledger:
 
     @property
     def trained(self) -> int:
-        return sum(1 for row in self.rows if row["status"] != "rejected")
+        return sum(1 for row in self.rows if row["status"] != "rejected" and not row.get(CHOSEN))
 
     @property
     def remaining(self) -> int:
@@ -104,7 +106,8 @@ class Ledger:
 
     def state(self) -> dict[str, Any]:
         """What `restore` continues from (plain data; the run's search.pt)."""
-        in_flight = [list(t) for t in self._pending.values()] + [list(t) for t in self._requeue]
+        asked = [t for key, t in self._pending.items() if key not in self._chosen]
+        in_flight = [list(t) for t in asked] + [list(t) for t in self._requeue]
         return {"version": STATE_VERSION, "controller": self.controller.state_dict(),
                 "in_flight": in_flight, "told": len(self.rows)}
 
@@ -154,6 +157,21 @@ class Ledger:
         raise RuntimeError(f"{MAX_REJECTIONS} proposals in a row fell outside the FLOPs band "
                            f"{self.space.flops_band}; widen flops_band")
 
+    def propose_tokens(self, key: str, tokens: Sequence[int]) -> list[int]:
+        """Register trial `key` for a candidate chosen by the caller, not asked of the controller
+        (e.g. the best supernet-scored candidates, retrained standalone).
+
+        Its outcome is completed, journaled and told like any other row; the row carries
+        ``chosen: true`` and does not count against the budget (`trained` skips it). It is not
+        saved as an ask in flight: after a crash the caller chooses again from the journal
+        (`restore` does not requeue it).
+        """
+        tokens = list(tokens)
+        self.space.decode(tokens)  # SpecError for tokens outside the space
+        self._pending[key] = tokens
+        self._chosen.add(key)
+        return list(tokens)
+
     def complete(self, key: str, outcome: dict[str, Any]) -> dict[str, Any] | None:
         """Record trial `key`'s outcome; returns its row (None: unknown or repeated key).
 
@@ -174,9 +192,12 @@ class Ledger:
     def _finish(self, key: str, outcome: dict[str, Any], trial_id: str) -> dict[str, Any]:
         tokens = self._pending[key]
         row = self._row(tokens, outcome, trial_id)
+        if key in self._chosen:
+            row[CHOSEN] = True
         self.rows.append(row)
         self.run.append(row, self.rows)  # durable first ...
         del self._pending[key]
+        self._chosen.discard(key)
         self.controller.tell(self.space.decode(tokens), _reward(row))  # ... then told
         self._save()
         if row["reward"] is not None and (self.best is None or row["reward"] > self.best):

@@ -7,6 +7,12 @@ proposes `supernet.batch` candidates at a time through the ledger, an actor scor
 (inherited weights, BN recalibration, held-out top-1), and each result is completed through the
 ledger, so rows land in the same journal (with ``evaluator: supernet``), the controller learns
 as in a proxy search, and `resume` requeues the batches that were in flight.
+
+With `supernet.retrain_top: K`, once every candidate is scored the K best supernet rows (by
+reward) are proxy-trained standalone in the same actors under the `proxy` recipe and journaled
+through `Ledger.propose_tokens` as rows with ``evaluator: proxy`` (beyond the budget). The K are
+chosen from the journal each time, skipping candidates that already have a proxy row, so a
+resumed run retrains only what is missing.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from search_space import SearchSpace, Supernet
 
 SUPERNET_FILE = "supernet.pt"
 EVALUATOR = "supernet"
+RETRAINED = "proxy"  # the evaluator column of a `retrain_top` row
 
 
 def run_oneshot(config: SearchConfig, run: RunDir, ledger: Ledger, space: SearchSpace,
@@ -35,6 +42,22 @@ def run_oneshot(config: SearchConfig, run: RunDir, ledger: Ledger, space: Search
     progress(f"supernet: scoring {ledger.remaining} candidates with inherited weights, "
              f"{config.supernet.batch} per call, {config.supernet.actors} actor(s)")
     _score_with_actors(config, ledger, space, supernet)
+
+
+def retrain_left(config: SearchConfig, rows: list[dict[str, Any]]) -> bool:
+    """Whether `retrain_top` still has candidates to proxy-train (a run killed while retraining
+    has its budget covered, but is not finished)."""
+    k = config.supernet.retrain_top
+    return config.evaluator == EVALUATOR and bool(retrain_choice(rows, k))
+
+
+def retrain_choice(rows: list[dict[str, Any]], k: int) -> list[list[int]]:
+    """Tokens of the `k` best-rewarded supernet rows that have no proxy row yet (best first)."""
+    done = {tuple(r["tokens"]) for r in rows if r.get("evaluator") == RETRAINED}
+    scored = sorted((r for r in rows if r.get("evaluator") == EVALUATOR
+                     and r.get("reward") is not None), key=lambda r: -r["reward"])
+    best = list(dict.fromkeys(tuple(r["tokens"]) for r in scored))[:k]
+    return [list(t) for t in best if t not in done]
 
 
 def trained_supernet(config: SearchConfig, run: RunDir, space: SearchSpace,
@@ -93,6 +116,19 @@ class SupernetScorer:
                              "proxy_resolution": self.proxy.resolution})
         return outcomes
 
+    def retrain(self, tokens: list[int]) -> dict[str, Any]:
+        """Proxy-train one candidate standalone (`retrain_top`): the outcome of a proxy trial."""
+        from objectives import train_proxy
+
+        try:
+            result = train_proxy(self.space.decode(tokens), self.proxy, data=self.data)
+            outcome = {"status": result.status, "reason": result.reason,
+                       "accuracy": result.accuracy, "epochs": result.epochs,
+                       "train_seconds": result.train_seconds}
+        except Exception as err:  # noqa: BLE001 - a failed candidate is a result
+            outcome = {"status": "failed", "reason": f"{type(err).__name__}: {err}"}
+        return {**outcome, "evaluator": RETRAINED, "proxy_resolution": self.proxy.resolution}
+
 
 def _score_with_actors(config: SearchConfig, ledger: Ledger, space: SearchSpace,
                        supernet: Supernet) -> None:
@@ -107,9 +143,11 @@ def _score_with_actors(config: SearchConfig, ledger: Ledger, space: SearchSpace,
     def start_actor():
         return remote.remote(space, state, config.proxy, config.supernet, max(1, int(cpu)))
 
-    pending: dict[Any, tuple[Any, list[tuple[str, list[int]]]]] = {}
+    pending: dict[Any, tuple[Any, list[tuple[str, list[int]]], str]] = {}
+    idle = [start_actor() for _ in range(config.supernet.actors)]
+    retrain: list[list[int]] | None = None  # chosen once every candidate is scored
 
-    def submit(actor) -> None:
+    def scoring_batch() -> list[tuple[str, list[int]]]:
         batch = []
         while len(batch) < config.supernet.batch:
             key = f"{EVALUATOR}-{uuid.uuid4().hex[:8]}"
@@ -117,21 +155,42 @@ def _score_with_actors(config: SearchConfig, ledger: Ledger, space: SearchSpace,
             if tokens is None:
                 break
             batch.append((key, tokens))
-        if batch:
-            pending[actor.score.remote([tokens for _, tokens in batch])] = (actor, batch)
+        return batch
 
-    for _ in range(config.supernet.actors):
-        submit(start_actor())
+    def fill() -> None:
+        """Give each idle actor a scoring batch, or, once all are scored, a retraining."""
+        nonlocal retrain
+        while idle:
+            batch = scoring_batch()
+            if batch:
+                actor = idle.pop(0)
+                pending[actor.score.remote([tokens for _, tokens in batch])] = (actor, batch,
+                                                                                 EVALUATOR)
+                continue
+            if any(kind == EVALUATOR for _, _, kind in pending.values()):
+                return  # the K best are chosen from every score
+            if retrain is None:
+                retrain = retrain_choice(ledger.rows, config.supernet.retrain_top)
+            if not retrain:
+                return
+            key = f"{RETRAINED}-{uuid.uuid4().hex[:8]}"
+            tokens = ledger.propose_tokens(key, retrain.pop(0))
+            actor = idle.pop(0)
+            pending[actor.retrain.remote(tokens)] = (actor, [(key, tokens)], RETRAINED)
+
+    fill()
     while pending:
         [ref], _ = ray.wait(list(pending), num_returns=1)
-        actor, batch = pending.pop(ref)
+        actor, batch, kind = pending.pop(ref)
         try:
             outcomes = ray.get(ref)
+            outcomes = [outcomes] if kind == RETRAINED else outcomes
         except RayError as err:  # the actor died: fail its batch, carry on with a new one
             reason = f"the scoring actor failed: {type(err).__name__}"
-            outcomes = [{"status": "failed", "reason": reason, "evaluator": EVALUATOR}
+            outcomes = [{"status": "failed", "reason": reason, "evaluator": kind}
                         for _ in batch]
             actor = start_actor()
         for (key, _), outcome in zip(batch, outcomes, strict=True):
             ledger.complete(key, outcome)
-        submit(actor)
+        idle.append(actor)
+        fill()

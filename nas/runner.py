@@ -16,7 +16,7 @@ from nas.config import SearchConfig
 from nas.grid import GridSpace, grid_parts
 from nas.latency_actor import WithLatency, build_table, table_parts
 from nas.ledger import Ledger
-from nas.oneshot import run_oneshot
+from nas.oneshot import retrain_left, run_oneshot
 from nas.preflight import check_cluster, preflight
 from nas.progress import TrialProgress
 from nas.ray_searcher import ControllerSearcher
@@ -82,7 +82,7 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
                     on_row=on_row)
     if resume:
         ledger.restore()
-    if ledger.remaining == 0:
+    if ledger.remaining == 0 and not retrain_left(config, ledger.rows):
         run.write_tables()  # a driver killed right after its last trial left them stale
         return run
     run.mark_driver()

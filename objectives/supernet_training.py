@@ -36,11 +36,9 @@ from objectives.proxy import (
     ProxyConfig,
     _threads,
     batches,
-    evaluate,
     lr_at,
     make_optimizer,
     make_runtime,
-    recalibrate_bn,
     steps_per_epoch,
 )
 from search_space import Arch, SearchSpace, Supernet
@@ -58,19 +56,36 @@ class SupernetConfig:
         sampling: ``uniform`` (one random path per step, SPOS) or ``sandwich`` (largest +
             smallest + one random path per step).
         calibration: training images whose BN statistics each candidate is scored with.
+        holdout: held-out images a candidate's top-1 is measured on (the first ones of the
+            split); 0: all. Fewer is cheaper per candidate and noisier.
         batch: candidates scored per call of an evaluation actor.
         actors: long-lived evaluation actors (each holds the supernet and the data).
         workers: data-parallel training workers (> 1: Ray Train, DDP).
+        distill: with ``sandwich``, the smaller paths learn the largest path's predictions
+            (BigNAS's inplace distillation) instead of the labels; the largest learns the labels.
+        retrain_top: after scoring, proxy-train the K best scored candidates standalone (rows
+            with ``evaluator: proxy``, beyond the budget); 0: none.
     """
 
     epochs: int = 4
     sampling: str = "uniform"
     calibration: int = 256
+    holdout: int = 0
     batch: int = 16
     actors: int = 1
     workers: int = 1
+    distill: bool = False
+    retrain_top: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.retrain_top, bool) or not isinstance(self.retrain_top, int) \
+                or self.retrain_top < 0:
+            raise SpecError("retrain_top", self.retrain_top, "must be an integer >= 0")
+        if isinstance(self.holdout, bool) or not isinstance(self.holdout, int) \
+                or self.holdout < 0:
+            raise SpecError("holdout", self.holdout, "must be an integer >= 0 (0: all)")
+        if not isinstance(self.distill, bool):
+            raise SpecError("distill", self.distill, "must be true or false")
         for name in ("epochs", "calibration", "batch", "actors", "workers"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -199,7 +214,7 @@ def _train(space: SearchSpace, recipe: ProxyConfig, cfg: SupernetConfig,
             x = rt.prepare(images[parallel.rank::parallel.world])
             y = labels[parallel.rank::parallel.world].to(rt.device)
             with rt.autocast():
-                loss = sum(loss_fn(logits, y) for logits in model(x, archs))
+                loss = _step_loss(model(x, archs), y, loss_fn, cfg)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -215,6 +230,18 @@ def _train(space: SearchSpace, recipe: ProxyConfig, cfg: SupernetConfig,
             on_epoch(dict(history[-1]))
     supernet.history = history
     return supernet.eval()
+
+
+def _step_loss(outputs: Sequence[torch.Tensor], labels: torch.Tensor, loss_fn: nn.Module,
+               cfg: SupernetConfig) -> torch.Tensor:
+    """Summed over the step's paths (one optimizer step for all). With sandwich + distill the
+    largest path (first) teaches the others its soft predictions: BigNAS's inplace distillation,
+    which keeps the many rarely trained paths from fitting labels against each other."""
+    if cfg.sampling != "sandwich" or not cfg.distill:
+        return sum(loss_fn(logits, labels) for logits in outputs)
+    teacher = outputs[0].detach().float().softmax(1)
+    return loss_fn(outputs[0], labels) + sum(nn.functional.cross_entropy(logits.float(), teacher)
+                                             for logits in outputs[1:])
 
 
 def load_supernet(space: SearchSpace, checkpoint: Path) -> Supernet:
@@ -233,18 +260,71 @@ def score_candidates(supernet: Supernet, archs: Sequence[Arch], proxy: ProxyConf
                      cfg: SupernetConfig, data: ProxyData | None = None) -> list[dict[str, Any]]:
     """Score each candidate with inherited weights: BN recalibration, then held-out top-1.
 
+    The path runs inside the supernet (no standalone copy is built; `Supernet.subnet` would give
+    the same outputs). The calibration images and the held-out split are prepared once as
+    tensors. The supernet's own BN statistics are restored afterwards.
+
     Returns one dict per candidate: accuracy, seconds (this candidate's own wall time).
     """
     data = load_dataset(proxy) if data is None else data
     rt = make_runtime(proxy)
     train, val = data.on(rt.device)
-    fmt = torch.channels_last if rt.channels_last else torch.preserve_format
     supernet = supernet.to(rt.device)
+    calibration = _prepared(train, rt, cfg.calibration)
+    held_out, seen = [], 0
+    for images, labels in batches(val, 256, shuffle=False, generator=None):
+        keep = len(labels) if not cfg.holdout else min(len(labels), cfg.holdout - seen)
+        held_out.append((rt.prepare(images[:keep]), labels[:keep].to(rt.device)))
+        seen += keep
+        if cfg.holdout and seen >= cfg.holdout:
+            break
+    norms = [m for m in supernet.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.momentum, {k: v.clone() for k, v in m.state_dict().items()}) for m in norms]
     scores = []
-    for arch in archs:
-        begin = time.perf_counter()
-        model = supernet.subnet(arch).to(rt.device, memory_format=fmt)
-        recalibrate_bn(model, train, rt, cfg.calibration)
-        accuracy = evaluate(model, val, rt)
-        scores.append(dict(accuracy=accuracy, seconds=time.perf_counter() - begin))
+    try:
+        for arch in archs:
+            begin = time.perf_counter()
+            accuracy = _score_path(supernet, arch, calibration, held_out, norms, rt)
+            scores.append(dict(accuracy=accuracy, seconds=time.perf_counter() - begin))
+    finally:
+        for m, (momentum, state) in zip(norms, saved, strict=True):
+            m.load_state_dict(state)
+            m.momentum = momentum
+        supernet.eval()
     return scores
+
+
+def _prepared(split, rt, images: int) -> torch.Tensor:
+    """The first `images` training images, normalised on the device, as one batch."""
+    chunks, seen = [], 0
+    for batch, _ in batches(split, min(256, images), shuffle=False, generator=None):
+        chunks.append(batch[:images - seen])
+        seen += len(chunks[-1])
+        if seen >= images:
+            break
+    return rt.prepare(torch.cat(chunks))
+
+
+@torch.inference_mode()
+def _score_path(supernet: Supernet, arch: Arch, calibration: torch.Tensor,
+                held_out: list[tuple[torch.Tensor, torch.Tensor]], norms: list[nn.Module],
+                rt) -> float:
+    """Held-out top-1 of `arch`'s path after recomputing its BN statistics exactly.
+
+    One train-mode pass over the whole calibration batch with cumulative averaging (momentum
+    None) sets every BN the path uses to that batch's statistics; dropout stays off.
+    """
+    supernet.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+        m.train()
+    with rt.autocast():
+        supernet(calibration, arch)
+    supernet.eval()
+    correct, total = 0, 0
+    for images, labels in held_out:
+        with rt.autocast():
+            correct += int((supernet(images, arch).argmax(1) == labels).sum())
+        total += len(labels)
+    return correct / total

@@ -129,6 +129,25 @@ def test_the_budget_counts_trials_in_flight(tmp_path):
     assert printed == ledger.rows  # on_row saw every trained row, in order
 
 
+def test_a_chosen_candidate_is_journaled_and_told_outside_the_budget(tmp_path):
+    ledger = ledger_over(tmp_path, budget=2)
+    for key in "ab":
+        ledger.complete(key, trained(ledger.propose(key)))
+    assert ledger.propose("c") is None
+    told = []
+    ledger.controller.tell = lambda arch, reward: told.append((SPACE.encode(arch), reward))
+    best = ledger.rows[0]["tokens"]
+    assert ledger.propose_tokens("again", best) == best
+    assert ledger.in_flight == 1 and ledger.state()["in_flight"] == []  # not an ask to requeue
+    row = ledger.complete("again", {**trained(best), "evaluator": "proxy"})
+    assert (row["tokens"], row["evaluator"], row["chosen"]) == (best, "proxy", True)
+    assert told == [(best, row["reward"])]
+    assert ledger.rows[-1] == row and RunDir(tmp_path).rows()[-1] == row
+    assert (ledger.trained, ledger.remaining, ledger.in_flight) == (2, 0, 0)  # beyond the budget
+    ledger.restore()
+    assert (ledger.trained, ledger.in_flight) == (2, 0) and ledger.propose("d") is None
+
+
 @pytest.mark.parametrize("name", controllers.names())
 def test_proposals_outside_the_band_are_journaled_as_rejected(tmp_path, name):
     space = band_for(name)

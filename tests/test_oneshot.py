@@ -6,7 +6,7 @@ import pytest
 
 from nas import load_config, load_results, pareto_front, search
 from nas.cli import main
-from nas.oneshot import SUPERNET_FILE
+from nas.oneshot import SUPERNET_FILE, retrain_choice
 from objectives import fvcore_flops
 from objectives.supernet_training import load_checkpoint
 from search_space import Arch
@@ -14,7 +14,7 @@ from tests.test_runner_processes import _nas, _start, _stop_group, _wait_for
 
 TINY = ["evaluator=supernet", "proxy.resolution=16", "proxy.train_size=96", "proxy.val_size=32",
         "proxy.batch_size=32", "supernet.epochs=1", "supernet.calibration=32",
-        "supernet.batch=3", "supernet.actors=2", "budget.num_samples=8",
+        "supernet.batch=3", "supernet.actors=2", "supernet.retrain_top=2", "budget.num_samples=8",
         "controller.options={population_size: 4, tournament_size: 2}"]
 
 
@@ -26,10 +26,23 @@ def oneshot_run(ray_local, tmp_path_factory):
     return run, lines
 
 
+def _retrained_best(df, k: int = 2) -> bool:
+    """At least k of the candidates with the k best supernet rewards (ties included) have a
+    standalone proxy row of the same candidate."""
+    scored = df[df["evaluator"] == "supernet"]
+    kth = scored["reward"].nlargest(k).iloc[-1]
+    proxy = {tuple(t) for t in df[df["evaluator"] == "proxy"]["tokens"]}
+    best = scored[scored["reward"] >= kth]
+    return sum(tuple(t) in proxy for t in best["tokens"]) >= k
+
+
 def test_rows_pareto_and_export(oneshot_run, tmp_path):
     run, lines = oneshot_run
     df = load_results(run.path)
-    assert len(df) == 8 and set(df["status"]) == {"ok"} and set(df["evaluator"]) == {"supernet"}
+    assert len(df) == 10 and set(df["status"]) == {"ok"}
+    assert list(df["evaluator"]) == ["supernet"] * 8 + ["proxy"] * 2  # retrain_top: 2
+    epochs = load_config("demo", TINY).proxy.epochs  # a full proxy trial each
+    assert _retrained_best(df) and (df["epochs"].iloc[8:] == epochs).all()
     assert df["accuracy"].between(0, 1).all() and (df["reward"] >= 0).all()
     assert any(line.startswith("supernet: epoch 1/1") for line in lines)
     assert (run.path / SUPERNET_FILE).is_file()
@@ -47,7 +60,10 @@ def test_resume_of_a_finished_run_reuses_the_supernet(oneshot_run):
     config = load_config(str(run.path / "config.yaml"), ["budget.num_samples=10"])
     search(config, run.path, resume=True, progress=lines.append)
     assert any(line.startswith("supernet: loaded") for line in lines)
-    assert len(load_results(run.path)) == 10
+    df = load_results(run.path)
+    assert (df["evaluator"] == "supernet").sum() == 10 and _retrained_best(df)
+    assert len(set(map(tuple, df[df["evaluator"] == "proxy"]["tokens"]))) == \
+        (df["evaluator"] == "proxy").sum()  # nothing retrained twice
 
 
 def test_bad_evaluator_settings_are_one_line_exit_2(capsys):
@@ -82,4 +98,15 @@ def test_kill_9_during_supernet_training_then_resume(tmp_path):
     history = load_checkpoint(checkpoint)["history"]
     assert [h["epoch"] for h in history] == list(range(1, 6))
     assert history[:saved["epoch"]] == saved["history"]  # earlier epochs were not retrained
-    assert len(load_results(run_dir)) == 2
+    df = load_results(run_dir)
+    assert (df["evaluator"] == "supernet").sum() == 2 and _retrained_best(df)
+
+
+def test_retrain_choice_skips_candidates_already_retrained():
+    def row(tokens, evaluator, reward):
+        return {"tokens": tokens, "evaluator": evaluator, "reward": reward}
+
+    rows = [row([0], "supernet", 0.5), row([1], "supernet", 0.7), row([2], "supernet", 0.6),
+            row([3], "supernet", None), row([1], "supernet", 0.7), row([1], "proxy", 0.4)]
+    assert retrain_choice(rows, 2) == [[2]]  # [1] and [2] are the best; [1] has its proxy row
+    assert retrain_choice(rows, 3) == [[2], [0]] and retrain_choice(rows, 0) == []

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from objectives import ProxyConfig, SupernetConfig, load_supernet, score_candidates, train_supernet
+from objectives import (
+    ProxyConfig,
+    SupernetConfig,
+    load_dataset,
+    load_supernet,
+    score_candidates,
+    train_supernet,
+)
+from objectives.proxy import evaluate, make_runtime, recalibrate_bn
 from objectives.supernet_training import extremes, sample_paths
 from search_space import load_space
 from search_space.errors import SpecError
@@ -47,15 +55,29 @@ def test_scores_are_accuracies_from_inherited_weights():
     space = load_space("b0")
     supernet = train_supernet(space, PROXY, SupernetConfig(epochs=1))
     archs = [space.sample(np.random.default_rng(i)) for i in range(2)]
+    before = {k: v.clone() for k, v in supernet.state_dict().items()}
     scores = score_candidates(supernet, archs, PROXY, SupernetConfig(calibration=32))
     assert all(0.0 <= s["accuracy"] <= 1.0 and s["seconds"] > 0 for s in scores)
+    for name, tensor in supernet.state_dict().items():  # BN statistics put back
+        assert torch.equal(tensor, before[name]), name
+    data = load_dataset(PROXY)  # the path inside the supernet scores as the standalone copy
+    rt = make_runtime(PROXY)
+    for arch, score in zip(archs, scores, strict=True):
+        model = supernet.subnet(arch)
+        recalibrate_bn(model, data.train, rt, 32)
+        assert evaluate(model, data.val, rt) == score["accuracy"]
+    [half] = score_candidates(supernet, archs[:1], PROXY, SupernetConfig(calibration=32,
+                                                                         holdout=16))
+    assert half["accuracy"] * 16 == round(half["accuracy"] * 16)  # top-1 over 16 images
 
 
 def test_bad_settings_and_foreign_checkpoints_are_refused(tmp_path):
     with pytest.raises(SpecError):
         SupernetConfig(sampling="greedy")
-    with pytest.raises(SpecError):
-        SupernetConfig(epochs=0)
+    for bad_setting in ({"epochs": 0}, {"holdout": -1}, {"retrain_top": -1},
+                        {"distill": "yes"}):
+        with pytest.raises(SpecError):
+            SupernetConfig(**bad_setting)
     bad = tmp_path / "supernet.pt"
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(SpecError):
