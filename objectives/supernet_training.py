@@ -43,6 +43,7 @@ from objectives.proxy import (
 )
 from search_space import Arch, SearchSpace, Supernet
 from search_space.errors import SpecError
+from search_space.validators import choice, integer
 
 SAMPLINGS = ("uniform", "sandwich")
 
@@ -78,20 +79,13 @@ class SupernetConfig:
     retrain_top: int = 0
 
     def __post_init__(self) -> None:
-        if isinstance(self.retrain_top, bool) or not isinstance(self.retrain_top, int) \
-                or self.retrain_top < 0:
-            raise SpecError("retrain_top", self.retrain_top, "must be an integer >= 0")
-        if isinstance(self.holdout, bool) or not isinstance(self.holdout, int) \
-                or self.holdout < 0:
-            raise SpecError("holdout", self.holdout, "must be an integer >= 0 (0: all)")
+        integer("retrain_top", self.retrain_top, minimum=0)
+        integer("holdout", self.holdout, minimum=0)  # 0: every held-out image
         if not isinstance(self.distill, bool):
             raise SpecError("distill", self.distill, "must be true or false")
         for name in ("epochs", "calibration", "batch", "actors", "workers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise SpecError(name, value, "must be an integer >= 1")
-        if self.sampling not in SAMPLINGS:
-            raise SpecError("sampling", self.sampling, f"must be one of {', '.join(SAMPLINGS)}")
+            integer(name, getattr(self, name), minimum=1)
+        choice("sampling", self.sampling, SAMPLINGS)
 
 
 @dataclass(frozen=True)
