@@ -1,4 +1,4 @@
-"""Bundled experiment configs and search-space definitions (YAML files, loadable by name)."""
+"""Bundled experiment configs (YAML files, loadable by name); spaces live in search_space."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def bundled(kind: str, name: str) -> Path | None:
-    """Path of the bundled `<name>.yaml` (kind "" for experiments, "spaces" for spaces)."""
+    """Path of the bundled `<name>.yaml` (kind "": experiments; or a subfolder)."""
     folder = resources.files(__name__)
     if kind:
         folder = folder / kind

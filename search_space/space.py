@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments import bundled, names
+from search_space.bundled import bundled_space, space_names
 from search_space.arch import Arch, Stage
 from search_space.errors import SpecError
 from search_space.space_file import (
@@ -264,12 +264,12 @@ def space_path(name_or_path: str | Path) -> Path:
     """The file of a bundled space name, or `name_or_path` itself if it is a .yaml path."""
     if isinstance(name_or_path, Path):
         return name_or_path
-    found = bundled("spaces", name_or_path)
+    found = bundled_space(name_or_path)
     if found is not None:
         return found
     if not name_or_path.endswith((".yaml", ".yml")):
         raise SpecError("space", name_or_path, "neither a bundled space "
-                        f"({', '.join(names('spaces'))}) nor a .yaml file")
+                        f"({', '.join(space_names())}) nor a .yaml file")
     return Path(name_or_path)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from edges_cli import cli_error, main_error
-from experiments import bundled
+from search_space.bundled import bundled_space
 from nas import load_config, search
 from nas.cli import main
 from nas.fail_fast import FailFast
@@ -76,7 +76,7 @@ def test_absurd_repeats_and_resolutions(tmp_path: Path,
     assert "GiB of memory" in main_error(capsys, "train", "efficientnet-b0", "--resolution",
                                          "4096")
     space = tmp_path / "space.yaml"
-    space.write_text(bundled("spaces", "b0").read_text().replace(
+    space.write_text(bundled_space("b0").read_text().replace(
         "layer_deltas: [-1, 0, 1]", "layer_deltas: [-1, 0, 1000000000]"))
     assert "choices.layer_deltas = 1000000001" in main_error(capsys, "space", str(space))
     assert "--resolution = 1000000" in main_error(capsys, "flops", "efficientnet-b0",

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from experiments import bundled
+from search_space.bundled import bundled_space
 from objectives import analytic_flops, analytic_params, fvcore_flops
 from search_space import (
     Decision,
@@ -51,7 +51,7 @@ def samples(b0: SearchSpace) -> list:
 
 def _yaml_tokens(name: str) -> list[int]:
     """The tokens the bundled YAML's comment says its preset encodes as."""
-    lines = bundled("spaces", name).read_text().splitlines()
+    lines = bundled_space(name).read_text().splitlines()
     at = next(i for i, line in enumerate(lines) if "encodes as" in line)
     return [int(t) for t in re.findall(r"\d", lines[at + 1])]
 
@@ -286,7 +286,7 @@ def test_with_band_rejects_bad_bounds(b0: SearchSpace, low, high) -> None:
 # --- space files -----------------------------------------------------------------------------
 
 def _mnasnet_dict() -> dict:
-    return yaml.safe_load(bundled("spaces", "mnasnet").read_text())
+    return yaml.safe_load(bundled_space("mnasnet").read_text())
 
 
 def _write(tmp_path: Path, data) -> Path:

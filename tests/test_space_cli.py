@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments import bundled
+from search_space.bundled import bundled_space
 from nas.cli import main
 from objectives import analytic_counts
 from search_space import load_space
@@ -47,7 +47,7 @@ def test_space_prints_decisions_size_reference_and_samples(capsys) -> None:
 
 
 def test_space_from_a_path_with_a_flops_band(capsys) -> None:
-    path = str(bundled("spaces", "mnasnet"))
+    path = str(bundled_space("mnasnet"))
     status, out, _ = _run(capsys, path, "--samples", "4", "--min-flops", "2.8e8",
                           "--max-flops", "3.2e8")
     assert status == 0
@@ -57,7 +57,7 @@ def test_space_from_a_path_with_a_flops_band(capsys) -> None:
 
 
 def test_bad_space_file_is_one_line_and_exit_2(capsys, tmp_path: Path) -> None:
-    text = bundled("spaces", "mnasnet").read_text().replace("kernel: [3, 5]", "kernel: [3, 4]")
+    text = bundled_space("mnasnet").read_text().replace("kernel: [3, 5]", "kernel: [3, 4]")
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     status, out, err = _run(capsys, str(path))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from experiments import names
+from search_space.bundled import space_names
 from objectives import count_params
 from search_space import Supernet, load_space, preset
 from search_space.errors import SpecError
@@ -23,7 +23,7 @@ def _randomize_bn(net: torch.nn.Module) -> None:
                 t.copy_(torch.rand(t.shape, generator=gen) * (hi - lo) + lo)
 
 
-@pytest.mark.parametrize("name", names("spaces"))
+@pytest.mark.parametrize("name", space_names())
 def test_subnets_match_params_and_outputs(name):
     space = load_space(name)
     torch.manual_seed(0)
