@@ -22,6 +22,8 @@ import threading
 from collections.abc import Callable
 from typing import IO, Any
 
+from nas.ledger import CHOSEN
+
 REFRESH_S = 1.0  # the live line's clock ticks this often even when nothing finishes
 
 
@@ -147,7 +149,8 @@ class TrialProgress:
             return
         self._count(row)
         self.progress.write(trial_line(row, self.done, self.budget, self.best))
-        self.progress.advance()
+        if not row.get(CHOSEN):
+            self.progress.advance()
 
     def status(self) -> str:
         best = "-" if self.best is None else f"{self.best:.4f}"
@@ -166,7 +169,8 @@ class TrialProgress:
     def _count(self, row: dict[str, Any]) -> None:
         if row["status"] == "rejected":
             return
-        self.done += 1
+        if not row.get(CHOSEN):  # a retrained pick (retrain_top) is outside the budget
+            self.done += 1
         if row["status"] in ("failed", "diverged"):
             self.failed += 1
         reward = row.get("reward")

@@ -43,6 +43,14 @@ def test_trial_progress_counts_and_lines():
     assert "search 3/4 trials" in text and "ETA" in text and "best 0.7000" in text
 
 
+def test_retrained_picks_are_outside_the_budget():
+    out = io.StringIO()
+    with TrialProgress(2, rows=[_row("a"), _row("b")], stream=out, live=False) as progress:
+        progress.on_row({**_row("picked", reward=0.9), "chosen": True})  # retrain_top
+        assert (progress.done, progress.best) == (2, 0.9)
+    assert "[2/2] picked" in out.getvalue()
+
+
 def test_plain_progress_prints_only_lines():
     out = io.StringIO()
     with Progress(10, "decode", "img", stream=out) as progress:  # StringIO: not a terminal
