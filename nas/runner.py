@@ -62,24 +62,11 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
     if config.evaluate:
         load_evaluator(config.evaluate)
     space, controller, budget = parts or _parts(config)
-    if resume:
-        run = RunDir.open(output)
-    else:
-        run = RunDir.create(output or default_output(config), config.to_yaml())
-        (run.path / "reference.yaml").write_text(space.reference.to_yaml())
-    resources = (config.resources.cpu, config.resources.gpu)
-    keeper = (WeightsKeeper(run.path, config.keep_weights, run.rows() if resume else [])
-              if config.keep_weights else None)
-
-    def on_row(row: dict[str, Any]) -> None:
-        watch.on_row(row)  # the trial's line, and the live progress line on a terminal
-        if keeper is not None:
-            keeper.offer(row)
-
+    run = _open_run(config, output, resume, space)
     table = latency_table(config) if config.objective.metric == "latency" else None
     ledger = Ledger(controller, space if table is None else WithLatency(space, table), run,
-                    budget, config.objective, resources, epochs=config.proxy.epochs,
-                    on_row=on_row)
+                    budget, config.objective, (config.resources.cpu, config.resources.gpu),
+                    epochs=config.proxy.epochs)
     if resume:
         ledger.restore()
     if ledger.remaining == 0 and not retrain_left(config, ledger.rows):
@@ -88,6 +75,7 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
     run.mark_driver()
     watch = TrialProgress(budget, ledger.rows, running=lambda: ledger.in_flight,
                           desc=config.name, live=live, out=progress)
+    ledger.on_row = _row_sink(watch, config, run, resume)
     try:
         with watch, ray_session(config.address):
             if config.address:
@@ -105,6 +93,29 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         progress(f"stopped with {ledger.remaining} of {budget} trials to go; continue with "
                  f"`nas-search resume {run.path}`")
     return run
+
+
+def _open_run(config: SearchConfig, output: str | Path | None, resume: bool,
+              space: SearchSpace | GridSpace) -> RunDir:
+    if resume:
+        return RunDir.open(output)
+    run = RunDir.create(output or default_output(config), config.to_yaml())
+    (run.path / "reference.yaml").write_text(space.reference.to_yaml())
+    return run
+
+
+def _row_sink(watch: TrialProgress, config: SearchConfig, run: RunDir,
+              resume: bool) -> Callable[[dict[str, Any]], None]:
+    """What each journaled row goes to: the progress line, and the top-K weights keeper."""
+    keeper = (WeightsKeeper(run.path, config.keep_weights, run.rows() if resume else [])
+              if config.keep_weights else None)
+
+    def on_row(row: dict[str, Any]) -> None:
+        watch.on_row(row)  # the trial's line, and the live progress line on a terminal
+        if keeper is not None:
+            keeper.offer(row)
+
+    return on_row
 
 
 def latency_table(config: SearchConfig) -> LatencyTable:
