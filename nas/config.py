@@ -177,17 +177,17 @@ class SearchConfig:
         band = self.flops_band
         if band is not None and (len(band) != 2 or not 0 <= band[0] < band[1]):
             raise SpecError("flops_band", list(band), "must be [min, max] with 0 <= min < max")
-        if self.keep_weights < 0 or (self.keep_weights and self.evaluate is not None):
-            raise SpecError("keep_weights", self.keep_weights, "must be >= 0, and 0 with "
-                            "`evaluate` (a custom evaluator trains no weights here)")
+        integer("keep_weights", self.keep_weights, 0)
+        if self.keep_weights and self.evaluate is not None:
+            raise SpecError("keep_weights", self.keep_weights, "must be 0 with `evaluate` (a "
+                            "custom evaluator trains no weights here)")
         if self.evaluate is not None and ":" not in self.evaluate:
             raise SpecError("evaluate", self.evaluate, "must be 'module:function'")
         tracking_backends(self.tracking)
         if self.proxy.device.startswith("cuda") and self.resources.gpu == 0:
             raise SpecError("proxy.device", self.proxy.device, "needs resources.gpu > 0 (Ray "
                             "hides GPUs from trials that did not ask for one)")
-        if self.evaluator not in ("proxy", "supernet"):
-            raise SpecError("evaluator", self.evaluator, "must be proxy or supernet")
+        choice("evaluator", self.evaluator, ("proxy", "supernet"))
         if self.evaluator == "supernet" and (self.evaluate or self.early_stopping.asha
                                              or self.keep_weights or self.grid is not None):
             raise SpecError("evaluator", self.evaluator, "scores a space's candidates with its "
