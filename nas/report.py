@@ -22,6 +22,7 @@ from nas.config import SearchConfig, load_config
 from nas.export import block_strings
 from nas.results import load_results, ranked
 from nas.run_dir import SCORED, RunDir
+from nas.output import write_output
 from objectives import FLOPS_CONVENTION, analytic_flops
 from search_space import Arch, load_space
 from search_space.errors import SpecError
@@ -278,6 +279,9 @@ def write_report(run_dir: str | Path, out: str | Path | None = None,
     """Write the report (default RUN_DIR/report.html) and return its path."""
     view = read_run(run_dir)
     path = Path(out) if out else view.run.path / "report.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(view, top_k))
-    return path
+    text = render(view, top_k)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SpecError("--out", str(path), f"cannot create its folder ({err.strerror})") from None
+    return write_output(path, lambda target: target.write_text(text), "--out")

@@ -119,6 +119,12 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     missing = [k for k in (*PLAN_KEYS, "checksum") if k not in manifest]
     if missing:
         raise _corrupt(path / MANIFEST, f"manifest lacks {missing[0]!r}")
+    for key in ("count", "source_count", "resolution"):
+        if isinstance(manifest[key], bool) or not isinstance(manifest[key], int) \
+                or manifest[key] < 0:
+            raise _corrupt(path / MANIFEST, f"{key} = {manifest[key]!r} is not a count")
+    if not isinstance(manifest["classes"], list):
+        raise _corrupt(path / MANIFEST, "classes is not a list of names")
     return manifest
 
 

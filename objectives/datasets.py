@@ -196,6 +196,9 @@ def check_dataset(spec: Any) -> int:
             _decode(files[0], res)
             n = len(files)
     train, val = split_indices(n, spec.val_size, spec.train_size, spec.data_seed)
+    if spec.dataset != "synthetic" and is_cache(root):
+        for split in (train, val):  # a cache prepared for another split: say so now
+            cache.positions(split)
     held = (n if spec.dataset == "synthetic" else len(train) + len(val)) * 3 * res * res
     if spec.dataset != "synthetic" and held > IN_MEMORY_BYTES:
         held = 0  # an ImageFolder that large is decoded on access, not held
