@@ -39,7 +39,7 @@ from search_space import Arch, SearchSpace, build_model, layers
 from search_space.arch import Stage
 from search_space.space_file import op_fields
 
-TABLE_VERSION = 1
+TABLE_VERSION = 2  # 2: the stem's stride is part of its key
 COLD_BYTES = 8 << 20  # weights cycled through per part: well above a core's L2
 MAX_COPIES = 16
 Timer = Callable[[nn.Module, tuple[int, ...], LatencySetup], Latency]
@@ -99,6 +99,7 @@ class Part:
     act: str
     stage: Stage | None = None  # block: its row, repeats 1, stride = this layer's
     num_classes: int = 0  # head
+    stem_stride: int = 2  # stem
 
     @property
     def key(self) -> str:
@@ -106,7 +107,7 @@ class Part:
         if self.kind == "head":
             return f"{base}|{self.num_classes}cls"
         if self.kind == "stem":
-            return base
+            return f"{base}|s{self.stem_stride}"
         s = self.stage
         skip = s.skip == "id" and s.stride == 1 and self.in_chs == s.out
         return (f"{base}|{s.block}|e{s.expand}|k{s.kernel}|s{s.stride}|se{s.se:g}|"
@@ -123,7 +124,8 @@ class Part:
             stage = Stage(out=8, expand=1)
         arch = Arch(stages=(stage,), stem=self.out_chs if self.kind == "stem" else self.in_chs,
                     head=self.out_chs if self.kind == "head" else 8,
-                    resolution=max(8, self.size), act=self.act, dropout=0.0, drop_path=0.0)
+                    resolution=max(8, self.size), act=self.act, dropout=0.0, drop_path=0.0,
+                    stem_stride=self.stem_stride)
         model = build_model(arch, max(1, self.num_classes))
         return {"stem": model.stem, "block": model.blocks[0]}.get(self.kind) or Tail(model)
 
@@ -132,8 +134,8 @@ def arch_parts(arch: Arch, resolution: int | None = None, num_classes: int = 100
                ) -> list[Part]:
     """`arch`'s parts in network order: stem, one per layer, head."""
     size = arch.resolution if resolution is None else resolution
-    out = [Part("stem", 3, arch.stem, size, arch.act)]
-    size = _conv_out(size, 3, 2)
+    out = [Part("stem", 3, arch.stem, size, arch.act, stem_stride=arch.stem_stride)]
+    size = _conv_out(size, 3, arch.stem_stride)
     for layer in layers(arch):
         stage = replace(layer.stage, stride=layer.stride, repeats=1)
         out.append(Part("block", layer.in_chs, stage.out, size, arch.act, stage))
@@ -154,8 +156,9 @@ def space_parts(space: SearchSpace, resolution: int | None = None, num_classes: 
     ref = space.reference
     per_stage = len(space.decisions) // len(ref.stages)
     size = ref.resolution if resolution is None else resolution
-    found = {p.key: p for p in [Part("stem", 3, ref.stem, size, ref.act)]}
-    size, widths = _conv_out(size, 3, 2), (ref.stem,)
+    found = {p.key: p for p in [Part("stem", 3, ref.stem, size, ref.act,
+                                     stem_stride=ref.stem_stride)]}
+    size, widths = _conv_out(size, 3, ref.stem_stride), (ref.stem,)
     for i, row in enumerate(ref.stages):
         ops, kernels, ses, skips, outs, repeats = (
             d.choices for d in space.decisions[i * per_stage:(i + 1) * per_stage])
@@ -205,11 +208,11 @@ class LatencyTable:
             return {}
         try:
             data = json.loads(self.path.read_text())
-        except (OSError, json.JSONDecodeError):
+            if data.get("version") != TABLE_VERSION or data.get("fingerprint") != self.fingerprint:
+                return {}
+            return {str(k): float(v) for k, v in data.get("parts", {}).items()}
+        except (OSError, ValueError, TypeError, AttributeError):
             return {}  # a torn or foreign file: re-time rather than trust it
-        if data.get("version") != TABLE_VERSION or data.get("fingerprint") != self.fingerprint:
-            return {}
-        return {str(k): float(v) for k, v in data.get("parts", {}).items()}
 
     def save(self) -> None:
         """Write the table atomically (tmp file, then rename): readers never see half of it."""

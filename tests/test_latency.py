@@ -300,3 +300,16 @@ def test_search_on_latency_scores_rows_by_their_table_latency(ray_local, tmp_pat
     assert main(["export", str(run.path), "--out", str(out)]) == 0
     header = out.read_text().splitlines()[1]
     assert header.startswith("# latency ") and '"threads": 1' in header
+
+
+def test_small_image_skeleton_parts_keep_the_stem_stride():
+    small = load_space("b0-small").reference  # stride-1 stem: blocks start at full size
+    parts = arch_parts(small)
+    assert parts[0].key.endswith("|s1") and parts[1].size == small.resolution
+    assert parts[0].module()(torch.randn(1, *parts[0].shape)).shape[-1] == small.resolution
+
+
+def test_a_foreign_cache_file_is_re_timed_not_a_traceback(tmp_path):
+    table = LatencyTable(LatencySetup(), tmp_path)
+    table.path.write_text("[1, 2]")
+    assert LatencyTable(LatencySetup(), tmp_path).entries == {}
