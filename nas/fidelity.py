@@ -2,7 +2,8 @@
 
 Ray-free parts of `nas-search fidelity`: which architectures to train, the job list (arch x
 setting x seed), the statistics over finished rows, and the files they are written to. The Ray
-part (one trial per job, through the run-directory machinery) is in `nas.fidelity_run`.
+part (one trial per job, through the run-directory machinery) is in `nas.fidelity_study` and
+`nas.job_space`.
 
 Statistics, from rows with ``arch_id, setting, seed, status, accuracy, train_seconds``:
 
@@ -144,9 +145,9 @@ def statistics(rows: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
     k = max(1, result["archs"] // 4)
     result["top_k"] = k
     result["top_k_overlap"] = _top_k_overlap(x, y, k) if len(x) else None
-    seconds = rows.groupby("setting")["train_seconds"].mean()
-    if seconds.get("long"):
-        result["cost_ratio"] = float(seconds.get("short", math.nan) / seconds["long"])
+    seconds = rows[rows["status"] == "ok"].groupby("setting")["train_seconds"].mean()
+    if seconds.get("long"):  # failed jobs' partial seconds would skew it
+        result["cost_ratio"] = _finite(seconds.get("short", math.nan) / seconds["long"])
     result["failed_jobs"] = int((rows["status"] != "ok").sum())
     return result
 

@@ -105,6 +105,9 @@ def study_from_source(source: str, archs: int, seeds: int, long: list[str],
     if run_dir is None:
         space = build_space(config)
         picked = sample_archs(space, archs, config.seed)
+        if len(picked) < archs:
+            raise SpecError("--archs", archs, f"space {config.space} gave only {len(picked)} "
+                            f"distinct architectures in {100 * archs} samples")
         tokens = [tuple(space.encode(a)) for a in picked]
         reference = space.reference
     else:
