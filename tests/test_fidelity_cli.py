@@ -38,6 +38,9 @@ def test_monotone_long_scores_give_tau_one_and_the_study_resumes(ray_local, tmp_
     rows = RunDir(out).rows()
     assert main(["fidelity", str(out)]) == 0  # a finished study resumes and trains nothing
     assert RunDir(out).rows() == rows
+    assert main(["fidelity", str(out), "--set", "proxy.epochs=9"]) == 2  # recorded: no --set
+    assert "resumes as it was recorded" in capsys.readouterr().err
+    assert RunDir(out).rows() == rows
     assert main(["status", str(out)]) == 0
     assert "12 done" in capsys.readouterr().out
     assert main(["resume", str(out)]) == 2  # `resume` would search: it points to `fidelity`

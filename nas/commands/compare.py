@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from nas.commands.fidelity import add_job_run_arguments, job_run_overrides
+from nas.commands.fidelity import add_job_run_arguments, job_run_overrides, resumed
 
 HELP = ("train a run's top K architectures and a reference under one identical, longer recipe "
         "and compare accuracy, FLOPs, params and reward")
@@ -47,7 +47,8 @@ def main(args: argparse.Namespace) -> int:
     resume_dir = next((Path(p) for p in (args.run_dir, output)
                        if (Path(p) / STUDY_FILE).is_file()), None)
     if resume_dir is not None:
-        comparison, output = Comparison.from_yaml(resume_dir / STUDY_FILE), resume_dir
+        comparison, output = resumed(Comparison.from_yaml(resume_dir / STUDY_FILE), args), \
+            resume_dir
         print(f"resuming the comparison in {output}", flush=True)
     else:
         if not args.reference:

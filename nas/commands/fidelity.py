@@ -39,6 +39,22 @@ def job_run_overrides(args: argparse.Namespace) -> list[str]:
     return list(args.overrides) + ([f"address={args.address}"] if args.address else [])
 
 
+def resumed(study, args: argparse.Namespace):
+    """A recorded study (fidelity or compare) resumes as recorded: `--set` cannot change what
+    it trains; `--address` may move it to a cluster."""
+    import dataclasses
+
+    from search_space.errors import SpecError
+
+    if args.overrides:
+        raise SpecError("--set", args.overrides[0], "a recorded study resumes as it was "
+                        "recorded; start a new one with another --output")
+    if not args.address:
+        return study
+    return dataclasses.replace(study, config=dataclasses.replace(study.config,
+                                                                 address=args.address))
+
+
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -57,7 +73,7 @@ def main(args: argparse.Namespace) -> int:
     resume_dir = next((Path(p) for p in (args.output, args.source)
                        if p and (Path(p) / STUDY_FILE).is_file()), None)
     if resume_dir is not None:
-        study = Study.from_yaml(resume_dir / STUDY_FILE)
+        study = resumed(Study.from_yaml(resume_dir / STUDY_FILE), args)
         reference, output = Arch.from_yaml(resume_dir / "reference.yaml"), resume_dir
         print(f"resuming the fidelity study in {output}", flush=True)
     else:
