@@ -83,8 +83,9 @@ class SupernetConfig:
         integer("holdout", self.holdout, minimum=0)  # 0: every held-out image
         if not isinstance(self.distill, bool):
             raise SpecError("distill", self.distill, "must be true or false")
-        for name in ("epochs", "calibration", "batch", "actors", "workers"):
+        for name in ("epochs", "batch", "actors", "workers"):
             integer(name, getattr(self, name), minimum=1)
+        integer("calibration", self.calibration, minimum=2)  # train-mode BN needs 2 images
         choice("sampling", self.sampling, SAMPLINGS)
 
 

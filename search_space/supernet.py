@@ -239,7 +239,7 @@ class Supernet(nn.Module):
         """Logits of `arch`'s path (`arch` must lie in the space)."""
         self.space.encode(arch)  # SpecError for an arch outside the space
         ref = self.space.reference
-        x = self.act(self.stem(x, ref.stem, 3, getattr(ref, "stem_stride", 2)))
+        x = self.act(self.stem(x, ref.stem, 3, ref.stem_stride))
         for slots, stage in zip(self.stages, arch.stages, strict=True):
             for r in range(stage.repeats):
                 x = slots[r](x, stage, stage.stride if r == 0 else 1, self.act)
