@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import pickle
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -143,12 +144,26 @@ def save_checkpoint(path: Path, supernet: Supernet, optimizer: torch.optim.Optim
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Tensors and plain data only (`weights_only`): nothing in the file runs code."""
+CHECKPOINT_KEYS = ("supernet", "optimizer", "epoch", "space", "num_classes", "history")
+
+
+def load_checkpoint(path: Path, space: SearchSpace | None = None) -> dict[str, Any]:
+    """Tensors and plain data only (`weights_only`): nothing in the file runs code. With
+    `space`, the checkpoint must have been trained on it."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # torch's message advises unsafe loading: not ours
+        raise SpecError("supernet checkpoint", str(path), "untrusted or damaged: it holds "
+                        "more than plain data, which is never unpickled") from None
     except Exception as err:  # a truncated or foreign file
-        raise SpecError("supernet checkpoint", str(path), f"cannot be read ({err})") from None
+        raise SpecError("supernet checkpoint", str(path),
+                        f"cannot be read ({type(err).__name__})") from None
+    if not isinstance(state, dict) or any(key not in state for key in CHECKPOINT_KEYS):
+        raise SpecError("supernet checkpoint", str(path), "not a supernet this program saved")
+    if space is not None and state["space"] != space.name:
+        raise SpecError("supernet checkpoint", str(path),
+                        f"was trained on space {state['space']}, not {space.name}")
+    return state
 
 
 def train_supernet(space: SearchSpace, proxy: ProxyConfig, cfg: SupernetConfig,
@@ -185,7 +200,7 @@ def _train(space: SearchSpace, recipe: ProxyConfig, cfg: SupernetConfig,
     optimizer = make_optimizer(supernet, recipe)
     start, history = 0, []
     if checkpoint is not None and checkpoint.is_file():
-        state = load_checkpoint(checkpoint)
+        state = load_checkpoint(checkpoint, space)
         supernet.load_state_dict(state["supernet"])
         optimizer.load_state_dict(state["optimizer"])
         start, history = state["epoch"], list(state["history"])
@@ -241,10 +256,7 @@ def _step_loss(outputs: Sequence[torch.Tensor], labels: torch.Tensor, loss_fn: n
 
 def load_supernet(space: SearchSpace, checkpoint: Path) -> Supernet:
     """The supernet saved in `checkpoint` (the space must be the one it was trained on)."""
-    state = load_checkpoint(checkpoint)
-    if state.get("space") != space.name:
-        raise SpecError("supernet checkpoint", str(checkpoint),
-                        f"was trained on space {state.get('space')}, not {space.name}")
+    state = load_checkpoint(checkpoint, space)
     supernet = Supernet(space, state["num_classes"])
     supernet.load_state_dict(state["supernet"])
     supernet.history = list(state["history"])
