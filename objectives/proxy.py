@@ -63,6 +63,7 @@ class ProxyConfig:
         decay_epochs: exponential schedule period in epochs.
         label_smoothing: cross-entropy label smoothing.
         weight_decay: L2 on conv and linear weights (not BN, not biases).
+        clip_grad: clip the gradients' global L2 norm to this before each step (None = off).
         train_size: training images to use (None = all left after the val split).
         val_size: held-out images carved from the training data: a count or a fraction.
         threads: torch CPU threads during the trial (None = leave as is).
@@ -95,6 +96,7 @@ class ProxyConfig:
     decay_epochs: float = 2.4
     label_smoothing: float = 0.0
     weight_decay: float = 1e-5
+    clip_grad: float | None = None
     train_size: int | None = None
     val_size: int | float = 0.2
     threads: int | None = None
@@ -124,6 +126,8 @@ class ProxyConfig:
         positive("decay_epochs", self.decay_epochs)
         fraction("label_smoothing", self.label_smoothing)
         number("weight_decay", self.weight_decay, 0.0)
+        if self.clip_grad is not None:
+            positive("clip_grad", self.clip_grad)
         choice("optimizer", self.optimizer, OPTIMIZERS)
         choice("schedule", self.schedule, SCHEDULES)
         if not isinstance(self.dataset, str) or not self.dataset:
@@ -339,6 +343,8 @@ class _Loop:
                                 labels.to(self.rt.device, non_blocking=True))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if self.cfg.clip_grad is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_grad)
         self.optimizer.step()
         self.step += 1
         return loss.detach()

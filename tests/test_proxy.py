@@ -84,6 +84,14 @@ def test_exponential_schedule_and_rmsprop_train():
     assert result.status == "ok" and result.epochs == 2
 
 
+def test_gradient_clipping_bounds_every_step():
+    # a huge lr diverges unclipped; with the step's norm clipped to 1e-3 the weights barely move
+    cfg = dataclasses.replace(FAST, lr=1e3, clip_grad=1e-3, epochs=1)
+    clipped = train_proxy(TINY, cfg)
+    assert train_proxy(TINY, dataclasses.replace(cfg, clip_grad=None)).status == "diverged"
+    assert clipped.status == "ok"
+
+
 @pytest.mark.parametrize("channels_last, bf16", [(False, False), (True, True)])
 def test_memory_format_and_bf16_autocast_paths_train(channels_last, bf16):
     cfg = dataclasses.replace(FAST, channels_last=channels_last, bf16=bf16)
@@ -121,6 +129,7 @@ def test_bn_recalibration_sets_exact_statistics_of_the_training_images():
     ("label_smoothing", 1.0), ("weight_decay", -1.0), ("train_size", 0), ("val_size", 0),
     ("val_size", 1.0), ("val_size", True), ("threads", 0), ("device", "tpu"),
     ("num_workers", -1), ("channels_last", "yes"), ("dataset", ""), ("decay_rate", 0.0),
+    ("clip_grad", 0.0),
 ])
 def test_bad_config_fields_are_spec_errors(field, value):
     with pytest.raises(SpecError) as err:
