@@ -1,27 +1,55 @@
 """How well the per-block latency table predicts whole networks (nn-Meter's +-10% measure).
 
-Samples N archs of a space (seeded), times every part they need into a fresh table (the
-table-building time printed), then times each arch end to end and compares. Also prints how
-many distinct parts the whole space has (what a search's table holds). `--repeat` then times
-the same archs end to end once more: how often two measurements agree within 10% is the ceiling
-any prediction can reach on this machine at this moment.
+Samples N archs of a space (seeded), times every part they need (the table-building time
+printed), then times each arch end to end twice and compares. Each timing keeps the minimum and
+the median of its blocks, so both estimates (`LatencySetup.estimate`) are judged side by side on
+the same measurements. The second end-to-end pass is the noise ceiling: how often two
+measurements of one arch agree within 10% bounds what any prediction can reach on this machine
+at this moment. Also prints how many distinct parts the whole space has (what a search's table
+holds).
 
-    nice -n 10 python benchmarks/latency_table.py                  # b0, CPU, 1 thread, batch 1
-    nice -n 10 python benchmarks/latency_table.py --clock cpu      # thread CPU time
-    python benchmarks/latency_table.py --device cuda --batch 64
+    nice -n 10 python -m benchmarks.latency_table                 # b0, CPU, 1 thread, batch 1
+    nice -n 10 python -m benchmarks.latency_table --clock cpu     # thread CPU time
+    python -m benchmarks.latency_table --device cuda --batch 64
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
+from dataclasses import replace
 
 import numpy as np
 
-from objectives.latency import LatencySetup, measure_arch
-from objectives.latency_table import LatencyTable, space_parts, validate
+from objectives.latency import LatencySetup, measure_arch, measure_module
+from objectives.latency_table import Rotation, arch_parts, cold_copies, space_parts
 from search_space import load_space
+
+ESTIMATES = ("min", "median")
+
+
+def time_parts(parts, setup: LatencySetup) -> dict[str, dict[str, float]]:
+    """{estimate: {part key: ms}}, timed as `LatencyTable.fill` times them."""
+    table: dict[str, dict[str, float]] = {e: {} for e in ESTIMATES}
+    for part in parts:
+        module = part.module()
+        k = cold_copies(module, setup)
+        warm = replace(setup, warmup=-(-setup.warmup // k))
+        result = measure_module(Rotation(module, k), (setup.batch, *part.shape), warm)
+        table["min"][part.key] = result.min_ms / k
+        table["median"][part.key] = result.median_ms / k
+    return table
+
+
+def end_to_end(archs, setup: LatencySetup) -> dict[str, np.ndarray]:
+    results = [measure_arch(arch, setup) for arch in archs]
+    return {"min": np.array([r.min_ms for r in results]),
+            "median": np.array([r.median_ms for r in results])}
+
+
+def within(a: np.ndarray, b: np.ndarray) -> tuple[float, float, np.ndarray]:
+    errors = a / b - 1
+    return float(np.mean(np.abs(errors) <= 0.10)), float(100 * np.abs(errors).mean()), errors
 
 
 def main() -> None:
@@ -34,41 +62,42 @@ def main() -> None:
     parser.add_argument("--clock", default="wall")
     parser.add_argument("--min-run-time", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--repeat", action="store_true",
-                        help="re-measure the archs end to end: the noise ceiling")
+    parser.add_argument("--calibrate", type=int, default=5,
+                        help="archs (another seed) whose end-to-end / sum ratio scales the sums")
     args = parser.parse_args()
 
     space = load_space(args.space)
     setup = LatencySetup(args.device, args.batch, args.threads, clock=args.clock,
                          min_run_time=args.min_run_time)
-    with tempfile.TemporaryDirectory() as cache:
-        table = LatencyTable(setup, cache)
-        marks: dict[str, float] = {"start": time.perf_counter()}
+    rng = np.random.default_rng(args.seed)  # the samples `latency_table.validate` draws
+    archs = [space.sample(rng) for _ in range(args.n)]
+    rng = np.random.default_rng(args.seed + 1)
+    calib = [space.sample(rng) for _ in range(args.calibrate)]
+    parts = {p.key: p for arch in archs + calib for p in arch_parts(arch)}
+    start = time.perf_counter()
+    table = time_parts(parts.values(), setup)
+    build = time.perf_counter() - start
+    first, second = end_to_end(archs, setup), end_to_end(archs, setup)
+    calib_measured = end_to_end(calib, setup)
 
-        def progress(what: str, done: int, total: int) -> None:
-            if done == total:
-                marks[what] = time.perf_counter()
-
-        result = validate(space, args.n, table, args.seed, progress)
-    build = marks.get("parts", marks["start"]) - marks["start"]
-    print(f"space {args.space} at {space.reference.resolution} px, {args.device} "
-          f"({table.fingerprint['device_name']}), batch {args.batch}, {args.threads} thread(s), "
-          f"{args.clock} clock, torch {table.fingerprint['torch']}")
-    print(f"table: {len(table.entries)} parts for {args.n} archs timed in {build:.0f} s "
-          f"({build / max(1, len(table.entries)):.2f} s/part); the whole space has "
-          f"{len(space_parts(space))} parts")
-    errors = sorted(100 * (p / m - 1) for _, p, m in result.rows)
-    print(f"within_10pct {result.within_10pct:.2f} ({round(result.within_10pct * result.n)}/"
-          f"{result.n}), mean_abs_error_pct {result.mean_abs_error_pct:.1f}, errors "
-          f"min {errors[0]:+.1f}% median {errors[len(errors) // 2]:+.1f}% max {errors[-1]:+.1f}%")
-    if args.repeat:
-        rng = np.random.default_rng(args.seed)  # the same samples as `validate` drew
-        archs = [space.sample(rng) for _ in range(args.n)]
-        again = [measure_arch(arch, setup).median_ms for arch in archs]
-        drift = np.array([abs(b / m - 1) for (_, _, m), b in zip(result.rows, again)])
-        print(f"repeatability: a second end-to-end run within 10% of the first for "
-              f"{np.mean(drift <= 0.10):.2f} of archs, "
-              f"mean |difference| {100 * drift.mean():.1f}%")
+    print(f"space {args.space} at {space.reference.resolution} px, {args.device}, batch "
+          f"{args.batch}, {args.threads} thread(s), {args.clock} clock, N = {args.n}")
+    print(f"table: {len(parts)} parts timed in {build:.0f} s ({build / len(parts):.2f} s/part); "
+          f"the whole space has {len(space_parts(space))} parts")
+    print(f"{'estimate':<9}{'within_10pct':>13}{'mean_abs_err%':>15}{'median_err%':>13}"
+          f"{'repeat_within_10pct':>21}{'repeat_mean_diff%':>19}{'scale':>7}{'scaled_within':>15}"
+          f"{'scaled_mae%':>12}")
+    for estimate in ESTIMATES:
+        predicted = np.array([sum(table[estimate][p.key] for p in arch_parts(arch))
+                              for arch in archs])
+        hit, mae, errors = within(predicted, first[estimate])
+        again, drift, _ = within(second[estimate], first[estimate])
+        sums = np.array([sum(table[estimate][p.key] for p in arch_parts(arch)) for arch in calib])
+        scale = float(np.median(calib_measured[estimate] / sums))
+        shit, smae, _ = within(scale * predicted, first[estimate])
+        print(f"{estimate:<9}{hit:>13.2f}{mae:>15.1f}{100 * np.median(errors):>+13.1f}"
+              f"{again:>21.2f}{drift:>19.1f}{scale:>7.3f}{shit:>15.2f}{smae:>12.1f}")
+        print("  errors % " + " ".join(f"{100 * e:+.0f}" for e in sorted(errors)))
 
 
 if __name__ == "__main__":

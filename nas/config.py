@@ -51,6 +51,7 @@ class LatencyConfig:
     threads: int = 1
     backend: str = "torch"
     clock: str = "wall"
+    estimate: str = "median"  # or min: which statistic of the timed blocks is the latency
     min_run_time: float = 0.5  # seconds of timed calls per block
     predict: str = "lut"
     cache_dir: str | None = None  # default ~/.cache/nas-search/latency
@@ -65,7 +66,7 @@ class LatencyConfig:
         from objectives.latency import LatencySetup
 
         return LatencySetup(self.device, self.batch, self.threads, self.backend, clock=self.clock,
-                            min_run_time=self.min_run_time)
+                            min_run_time=self.min_run_time, estimate=self.estimate)
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,14 @@
 Protocol (one place it is decided): eval mode, no grad, a fixed number of torch threads, input
 of shape (batch, 3, R, R); `warmup` untimed calls, then `torch.utils.benchmark.Timer` runs
 blocks of calls for at least `min_run_time` seconds (CUDA synchronised by the timer). The
-median and 90th percentile are over those blocks, in milliseconds per call. The onnxruntime
-backend exports the same model with `torch.onnx` and times `session.run` the same way.
+minimum, median and 90th percentile are over those blocks, in milliseconds per call. The
+onnxruntime backend exports the same model with `torch.onnx` and times `session.run` the same way.
+
+Which of them is *the* latency (`LatencySetup.estimate`: what the per-block table stores and a
+search optimises) is the median by default. The minimum is the least disturbed by other work on
+a shared machine (it only ever adds time), so two minima of one model agree more often than two
+medians; but parts timed alone reach their minimum more easily than whole networks do, so a
+table of minima under-predicts more (`benchmarks/latency_table.py` prints both side by side).
 
 A number means little without the environment it was measured in, so every measurement carries
 a `fingerprint` (device name, torch/onnxruntime versions, threads, batch, dtype, channels_last,
@@ -31,8 +37,9 @@ from search_space.errors import SpecError
 
 BACKENDS = ("torch", "onnxruntime")
 CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+ESTIMATES = ("median", "min")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-PROTOCOL = 1  # bump when the timing protocol changes: old caches stop matching
+PROTOCOL = 2  # bump when the timing protocol changes: old caches stop matching (2: + estimate)
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,8 @@ class LatencySetup:
         warmup: untimed calls before timing.
         min_run_time: seconds of timed calls per measurement.
         clock: ``wall`` or ``cpu`` (the thread's CPU time; CPU device, one thread only).
+        estimate: ``median`` (default) or ``min`` of the timed blocks: the number the table
+            stores and a search uses (see the module docstring).
     """
 
     device: str = "cpu"
@@ -60,6 +69,7 @@ class LatencySetup:
     warmup: int = 5
     min_run_time: float = 0.5
     clock: str = "wall"
+    estimate: str = "median"
 
     def __post_init__(self) -> None:
         if not (self.device == "cpu" or self.device.split(":")[0] == "cuda"):
@@ -79,6 +89,8 @@ class LatencySetup:
                                                                   or self.threads != 1)):
             raise SpecError("clock", self.clock, "must be wall, or cpu with device cpu and "
                             "one thread")
+        if self.estimate not in ESTIMATES:
+            raise SpecError("estimate", self.estimate, f"must be one of {', '.join(ESTIMATES)}")
         if self.warmup < 0 or not self.min_run_time > 0:
             raise SpecError("min_run_time", self.min_run_time, "must be > 0 (warmup >= 0)")
 
@@ -91,10 +103,17 @@ class Latency:
     p90_ms: float
     runs: int  # timed calls in all
     fingerprint: dict[str, Any]
+    min_ms: float
+
+    @property
+    def ms(self) -> float:
+        """The latency under the setup's `estimate`: min or median."""
+        return self.min_ms if self.fingerprint["estimate"] == "min" else self.median_ms
 
     def to_dict(self) -> dict[str, Any]:
         fp = self.fingerprint
-        return {"median_ms": self.median_ms, "p90_ms": self.p90_ms, "runs": self.runs,
+        return {"ms": self.ms, "estimate": fp["estimate"], "min_ms": self.min_ms,
+                "median_ms": self.median_ms, "p90_ms": self.p90_ms, "runs": self.runs,
                 "device": fp["device"], "batch": fp["batch"], "threads": fp["threads"],
                 "backend": fp["backend"], "fingerprint": fp}
 
@@ -123,7 +142,8 @@ def fingerprint(setup: LatencySetup) -> dict[str, Any]:
     return {"device": setup.device, "device_name": device_name(setup.device),
             "torch": torch.__version__, "onnxruntime": ort, "backend": setup.backend,
             "threads": setup.threads, "batch": setup.batch, "dtype": setup.dtype,
-            "channels_last": setup.channels_last, "clock": setup.clock, "protocol": PROTOCOL}
+            "channels_last": setup.channels_last, "clock": setup.clock, "estimate": setup.estimate,
+            "protocol": PROTOCOL}
 
 
 def _onnxruntime():
@@ -184,7 +204,7 @@ def measure_module(module: nn.Module, shape: tuple[int, ...], setup: LatencySetu
         m = timer.blocked_autorange(min_run_time=setup.min_run_time)
     times = np.asarray(m.times) * 1e3
     return Latency(float(np.median(times)), float(np.percentile(times, 90)),
-                   len(times) * m.number_per_run, fingerprint(setup))
+                   len(times) * m.number_per_run, fingerprint(setup), float(times.min()))
 
 
 def _clock(setup: LatencySetup):

@@ -243,7 +243,7 @@ class LatencyTable:
             k = cold_copies(module, self.setup)
             shape = (self.setup.batch, *part.shape)
             setup = replace(self.setup, warmup=-(-self.setup.warmup // k))  # warm-up calls
-            self.entries[part.key] = self.timer(Rotation(module, k), shape, setup).median_ms / k
+            self.entries[part.key] = self.timer(Rotation(module, k), shape, setup).ms / k
             if progress:
                 progress(done, len(todo))
             if done % 50 == 0:
@@ -304,7 +304,7 @@ def validate(space: SearchSpace, n: int, table: LatencyTable, seed: int = 0,
     rows = []
     for i, arch in enumerate(archs, 1):
         measured = measure_arch(arch, table.setup, table.resolution, table.num_classes)
-        rows.append((arch.name, table.predict(arch), measured.median_ms))
+        rows.append((arch.name, table.predict(arch), measured.ms))
         if progress:
             progress("archs", i, n)
     errors = np.array([abs(p / m - 1) for _, p, m in rows])

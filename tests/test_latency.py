@@ -63,7 +63,7 @@ class CountingTimer:
     def __call__(self, module, shape, setup) -> Latency:
         self.calls += 1
         ms = 0.001 * float(np.prod(shape)) + 0.01 * len(list(module.modules()))
-        return Latency(ms, ms, 1, fingerprint(setup))
+        return Latency(ms, ms, 1, fingerprint(setup), ms)
 
 
 # --- measuring ---------------------------------------------------------------------------------
@@ -103,10 +103,21 @@ def test_cli_agrees_with_independent_timing():
     assert abs(ratios[-1] - 1) <= 0.25, ratios
     assert {"median_ms", "p90_ms", "runs", "device", "batch", "threads", "backend",
             "fingerprint"} <= set(result)
-    assert result["p90_ms"] >= result["median_ms"] > 0 and result["runs"] >= 1
+    assert result["p90_ms"] >= result["median_ms"] >= result["min_ms"] > 0
+    assert result["estimate"] == "median" and result["ms"] == result["median_ms"]
     assert (result["device"], result["batch"], result["threads"], result["backend"]) == (
         "cpu", 1, 1, "torch")
     assert result["fingerprint"]["torch"] == torch.__version__
+
+
+def test_the_estimate_picks_the_statistic_and_keys_the_table(tmp_path):
+    times = {"min": 1.0, "median": 2.0}
+    for estimate, expected in times.items():
+        fp = fingerprint(LatencySetup(estimate=estimate))
+        assert Latency(2.0, 3.0, 10, fp, 1.0).ms == expected
+    # a table timed under one estimate is not reused under the other
+    paths = {LatencyTable(LatencySetup(estimate=e), tmp_path).path for e in times}
+    assert len(paths) == 2
 
 
 def test_onnxruntime_backend_times_the_exported_model():
@@ -219,6 +230,7 @@ def test_objective_rejects_bad_latency_settings(changes, field):
 def test_latency_setup_rejects_bad_values():
     for kwargs, field in (({"backend": "tflite"}, "backend"), ({"threads": 0}, "threads"),
                           ({"clock": "cpu", "threads": 2}, "clock"),
+                          ({"estimate": "mean"}, "estimate"),
                           ({"backend": "onnxruntime", "channels_last": True}, "backend")):
         with pytest.raises(SpecError) as err:
             LatencySetup(**kwargs)

@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clock", default="wall",
                         help="wall (default) or cpu: the timing thread's CPU time, for one "
                         "thread on a CPU shared with other work")
+    parser.add_argument("--estimate", default="median",
+                        help="median (default) or min of the timed blocks: the latency a "
+                        "table stores and a search uses (min: steadier on a busy machine)")
     parser.add_argument("--min-run-time", type=float, default=0.5,
                         help="seconds of timed calls per measurement (default 0.5)")
     parser.add_argument("--cache-dir", help="latency table folder (default "
@@ -44,7 +47,7 @@ def _setup(args: argparse.Namespace):
         return LatencySetup(device=args.device, batch=args.batch, threads=args.threads,
                             backend=args.backend, dtype=args.dtype,
                             channels_last=args.channels_last, clock=args.clock,
-                            min_run_time=args.min_run_time)
+                            min_run_time=args.min_run_time, estimate=args.estimate)
     except SpecError as err:
         raise err.within("--") from None
 
@@ -74,8 +77,9 @@ def _arch(args: argparse.Namespace, setup) -> int:
     fp = result.fingerprint
     print(f"{arch.name or args.arch} at {res} px, batch {setup.batch}, {setup.threads} "
           f"thread(s), {setup.backend} on {fp['device']} ({fp['device_name']})")
-    print(f"median {result.median_ms:.3f} ms  p90 {result.p90_ms:.3f} ms  "
-          f"({result.runs} timed runs, {setup.clock} clock)")
+    print(f"min {result.min_ms:.3f} ms  median {result.median_ms:.3f} ms  p90 "
+          f"{result.p90_ms:.3f} ms  ({result.runs} timed runs, {setup.clock} clock; the "
+          f"latency: {setup.estimate})")
     print("fingerprint: " + ", ".join(f"{k}={v}" for k, v in fp.items()))
     return 0
 
