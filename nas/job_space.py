@@ -82,9 +82,7 @@ def run_jobs(config: SearchConfig, space: JobSpace, output: Path, files: dict[st
     from nas.runner import search
 
     if not (output / "config.yaml").is_file():
-        run = RunDir.create(output, config.to_yaml())
-        (run.path / "reference.yaml").write_text(space.reference.to_yaml())
-        for name, text in files.items():
-            (run.path / name).write_text(text)
+        RunDir.create(output, config.to_yaml(),
+                      {"reference.yaml": space.reference.to_yaml(), **files})
     parts = (space, controllers.make("grid", space), len(space.jobs))
     return search(config, output, resume=True, progress=progress, parts=parts)

@@ -83,7 +83,10 @@ class RunDir:
             raise self.write_failed from None
 
     @classmethod
-    def create(cls, path: str | Path, config_yaml: str) -> RunDir:
+    def create(cls, path: str | Path, config_yaml: str,
+               files: dict[str, str] | None = None) -> RunDir:
+        """A new run directory: `files` (name -> text) first, then config.yaml, each written
+        atomically, so a directory with a config.yaml always has the rest."""
         run = cls(path)
         if run.path.exists() and not run.path.is_dir():
             raise SpecError("--output", str(path), "is a file, not a folder")
@@ -92,7 +95,8 @@ class RunDir:
                             f"`nas-search resume {path}` or choose another --output")
         try:
             run.path.mkdir(parents=True, exist_ok=True)
-            _atomic_write(run.path / "config.yaml", lambda p: p.write_text(config_yaml))
+            for name, text in {**(files or {}), "config.yaml": config_yaml}.items():
+                _atomic_write(run.path / name, lambda p, text=text: p.write_text(text))
         except OSError as err:
             raise SpecError("--output", str(path), f"cannot write the run directory there "
                             f"({err.strerror or err})") from None

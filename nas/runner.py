@@ -99,9 +99,8 @@ def _open_run(config: SearchConfig, output: str | Path | None, resume: bool,
               space: SearchSpace | GridSpace) -> RunDir:
     if resume:
         return RunDir.open(output)
-    run = RunDir.create(output or default_output(config), config.to_yaml())
-    (run.path / "reference.yaml").write_text(space.reference.to_yaml())
-    return run
+    return RunDir.create(output or default_output(config), config.to_yaml(),
+                         {"reference.yaml": space.reference.to_yaml()})
 
 
 def _row_sink(watch: TrialProgress, config: SearchConfig, run: RunDir,

@@ -125,3 +125,19 @@ def test_a_torn_last_line_is_skipped_but_not_one_in_the_middle(
     with (run / "trials.jsonl").open("a") as f:
         f.write("\n" + json.dumps(row("t4")) + "\n")  # something wrote after it
     assert "line 4" in main_error(capsys, "status", str(run))
+
+
+def test_a_new_run_directory_writes_config_yaml_last(tmp_path: Path, monkeypatch) -> None:
+    # a kill while creating must never leave a config.yaml without the files beside it (a
+    # fidelity study file, reference.yaml): config.yaml is what marks a run resumable
+    import nas.run_dir as run_dir
+
+    written = []
+    real = run_dir._atomic_write
+    monkeypatch.setattr(run_dir, "_atomic_write",
+                        lambda path, write: (written.append(path.name), real(path, write)))
+    run = run_dir.RunDir.create(tmp_path / "run", "name: x\n",
+                                {"fidelity-study.yaml": "s\n", "reference.yaml": "r\n"})
+    assert written[-1] == "config.yaml" and set(written) == {
+        "config.yaml", "fidelity-study.yaml", "reference.yaml"}
+    assert (run.path / "fidelity-study.yaml").read_text() == "s\n"
