@@ -33,6 +33,7 @@ class FailFast(Stopper):
         self.start = len(ledger.rows)  # rows of earlier sessions (resume) do not count
         self.window = min(window, ledger.budget)
         self.reason: str | None = None
+        self.decided = not self.window  # the first trials are in: nothing left to scan
 
     def __call__(self, trial_id: str, result: dict) -> bool:
         return False  # trials are never stopped one by one here
@@ -40,13 +41,19 @@ class FailFast(Stopper):
     def stop_all(self) -> bool:
         if self.ledger.run.write_failed is not None:
             return True
+        if not self.decided:
+            self._decide()
+        return self.reason is not None
+
+    def _decide(self) -> None:
         trained = [r for r in self.ledger.rows[self.start:] if r["status"] != "rejected"]
         first = trained[:self.window]
-        if self.reason is None and len(first) == self.window and self.window:
-            reasons = {r["reason"] for r in first if r["status"] == "failed"}
-            if len(reasons) == 1 and all(r["status"] == "failed" for r in first):
-                self.reason = reasons.pop()
-        return self.reason is not None
+        if len(first) < self.window:
+            return
+        self.decided = True
+        reasons = {r["reason"] for r in first if r["status"] == "failed"}
+        if len(reasons) == 1 and all(r["status"] == "failed" for r in first):
+            self.reason = reasons.pop()
 
     def fit(self, tuner: Any) -> None:
         """`tuner.fit()`, then `check`. Depending on where Tune met our write error, it logs it

@@ -118,6 +118,8 @@ def test_fail_fast_needs_the_first_trials_to_share_one_reason() -> None:
         stopper = FailFast(ledger)
         ledger.rows += rows
         assert not stopper.stop_all()
+        ledger.rows += _rows(boom, boom, boom)  # decided by the first trials: later ones never stop
+        assert not stopper.stop_all() and stopper.decided
     ledger = _Ledger([], budget=1)
     stopper = FailFast(ledger)
     ledger.rows += _rows(boom)
