@@ -3,10 +3,11 @@
 Samples N archs of a space (seeded), times every part they need (the table-building time
 printed), then times each arch end to end twice and compares. Each timing keeps the minimum and
 the median of its blocks, so both estimates (`LatencySetup.estimate`) are judged side by side on
-the same measurements. The second end-to-end pass is the noise ceiling: how often two
-measurements of one arch agree within 10% bounds what any prediction can reach on this machine
-at this moment. Also prints how many distinct parts the whole space has (what a search's table
-holds).
+the same measurements, raw and scaled as `LatencyTable.calibrate` scales them (by the median
+measured / sum over a few other archs). The second end-to-end pass is the noise ceiling: how
+often two measurements of one arch agree within 10% bounds what any prediction can reach on
+this machine at this moment. Also prints how many distinct parts the whole space has (what a
+search's table holds).
 
     nice -n 10 python -m benchmarks.latency_table                 # b0, CPU, 1 thread, batch 1
     nice -n 10 python -m benchmarks.latency_table --clock cpu     # thread CPU time
@@ -22,7 +23,8 @@ from dataclasses import replace
 import numpy as np
 
 from objectives.latency import LatencySetup, measure_arch, measure_module
-from objectives.latency_table import Rotation, arch_parts, cold_copies, space_parts
+from objectives.latency_table import (Rotation, arch_parts, calibration_archs, cold_copies,
+                                     space_parts)
 from search_space import load_space
 
 ESTIMATES = ("min", "median")
@@ -63,7 +65,8 @@ def main() -> None:
     parser.add_argument("--min-run-time", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--calibrate", type=int, default=5,
-                        help="archs (another seed) whose end-to-end / sum ratio scales the sums")
+                        help="archs whose end-to-end / sum ratio scales the sums "
+                        "(`LatencyTable.calibrate`)")
     args = parser.parse_args()
 
     space = load_space(args.space)
@@ -71,8 +74,7 @@ def main() -> None:
                          min_run_time=args.min_run_time)
     rng = np.random.default_rng(args.seed)  # the samples `latency_table.validate` draws
     archs = [space.sample(rng) for _ in range(args.n)]
-    rng = np.random.default_rng(args.seed + 1)
-    calib = [space.sample(rng) for _ in range(args.calibrate)]
+    calib = calibration_archs(space, args.seed, args.calibrate)
     parts = {p.key: p for arch in archs + calib for p in arch_parts(arch)}
     start = time.perf_counter()
     table = time_parts(parts.values(), setup)

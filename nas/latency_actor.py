@@ -2,8 +2,9 @@
 
 Timing beside training measures the contention, not the model. So before any trial starts,
 one Ray actor that reserves the whole device (every CPU of a node, or a whole GPU) times every
-part the space can make into the table; it is killed before the trials start, and from then
-on the driver predicts each candidate's latency as a sum of table entries (no timing at all).
+part the space can make into the table, and a few whole networks to calibrate its sums
+(`LatencyTable.calibrate`); it is killed before the trials start, and from then on the driver
+predicts each candidate's latency from table entries (no timing at all).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from objectives.latency import LatencySetup
-from objectives.latency_table import LatencyTable, Part, arch_parts, space_parts
+from objectives.latency_table import (LatencyTable, Part, arch_parts, calibration_archs,
+                                     space_parts)
 from search_space import Arch, SearchSpace, SpecError
 
 
@@ -24,16 +26,27 @@ def table_parts(space: Any, num_classes: int = 1000) -> list[Part]:
     return [p for arch in space.archs for p in arch_parts(arch, num_classes=num_classes)]
 
 
+def table_archs(space: Any, seed: int = 0) -> list[Arch]:
+    """The whole networks that calibrate a search's table: seeded samples of a space; every
+    arch of a grid (each scaled arch is a skeleton of its own)."""
+    if isinstance(space, SearchSpace):
+        return calibration_archs(space, seed)
+    return list(space.archs)
+
+
 class _TableBuilder:
-    """The actor: times parts under `setup`, alone on its device."""
+    """The actor: times parts and calibrating networks under `setup`, alone on its device."""
 
-    def __init__(self, setup: LatencySetup):
-        self.setup = setup
+    def __init__(self, setup: LatencySetup, num_classes: int):
+        self.setup, self.num_classes = setup, num_classes
 
-    def fill(self, parts: list[Part]) -> dict[str, float]:
-        table = LatencyTable(self.setup, persist=False)
+    def build(self, entries: dict[str, float], parts: list[Part], archs: list[Arch]
+              ) -> tuple[dict[str, float], dict[str, float]]:
+        table = LatencyTable(self.setup, num_classes=self.num_classes, persist=False)
+        table.entries.update(entries)
         table.fill(parts)
-        return table.entries
+        table.calibrate(archs)
+        return table.entries, table.scales
 
 
 def device_resources(setup: LatencySetup) -> dict[str, float]:
@@ -50,25 +63,29 @@ def device_resources(setup: LatencySetup) -> dict[str, float]:
     return {"num_cpus": cpus}
 
 
-def build_table(table: LatencyTable, parts: list[Part],
+def build_table(table: LatencyTable, parts: list[Part], archs: list[Arch],
                 progress: Callable[[str], None] = print) -> int:
-    """Time the `parts` missing from `table` in one device-holding actor; save the table.
+    """Time the `parts` missing from `table`, and calibrate it on `archs` unless their
+    skeletons are calibrated already, in one device-holding actor; save the table.
 
     Call inside a Ray session, before trials start. Returns how many parts were timed.
     """
     import ray
 
     todo = table.missing(parts)
-    if not todo:
+    uncalibrated = [a for a in archs if table.skeleton(a) not in table.scales]
+    if not todo and not uncalibrated:
         return 0
     resources = device_resources(table.setup)
-    progress(f"timing {len(todo)} blocks for the latency table alone on "
-             f"{table.setup.device} ({resources})")
-    actor = ray.remote(**resources)(_TableBuilder).remote(table.setup)
+    progress(f"timing {len(todo)} blocks and {len(uncalibrated)} whole networks for the "
+             f"latency table alone on {table.setup.device} ({resources})")
+    actor = ray.remote(**resources)(_TableBuilder).remote(table.setup, table.num_classes)
     try:
-        table.entries.update(ray.get(actor.fill.remote(todo)))
+        entries, scales = ray.get(actor.build.remote(table.entries, todo, uncalibrated))
     finally:
         ray.kill(actor)  # frees the device for the trials
+    table.entries.update(entries)
+    table.scales.update(scales)
     table.save()
     return len(todo)
 

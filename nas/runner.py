@@ -14,7 +14,7 @@ import controllers
 from controllers import AskTell
 from nas.config import SearchConfig
 from nas.grid import GridSpace, grid_parts
-from nas.latency_actor import WithLatency, build_table, table_parts
+from nas.latency_actor import WithLatency, build_table, table_archs, table_parts
 from nas.ledger import Ledger
 from nas.oneshot import retrain_left, run_oneshot
 from nas.preflight import check_cluster, preflight
@@ -81,7 +81,8 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
             if config.address:
                 check_cluster(config)
             if table is not None:  # alone on the device, before any trial starts
-                build_table(table, table_parts(space, config.objective.num_classes), progress)
+                build_table(table, table_parts(space, config.objective.num_classes),
+                            table_archs(space, config.seed), progress)
             if config.evaluator == "supernet":
                 run_oneshot(config, run, ledger, space, progress)
             else:

@@ -3,6 +3,7 @@ fingerprint), the latency rewards and the verb's bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 import subprocess
@@ -141,6 +142,23 @@ def test_toy_prediction_is_the_sum_of_stem_blocks_and_head(tmp_path):
     assert predicted == pytest.approx(sum(table.entries[p.key] for p in parts))
 
 
+def test_calibration_scales_a_skeletons_sums_to_its_whole_networks(tmp_path):
+    timer = CountingTimer()
+    table = LatencyTable(LatencySetup(), tmp_path, timer=timer)
+    total = table.predict(TOY)  # uncalibrated: the plain sum
+    whole = timer(build_model(TOY), (1, 3, TOY.resolution, TOY.resolution), table.setup).ms
+    scales = table.calibrate([TOY])
+    assert scales == {table.skeleton(TOY): pytest.approx(whole / total)}
+    assert table.predict(TOY) == pytest.approx(whole)
+    # kept on disk with the parts; another skeleton (input side) is not scaled
+    reread = LatencyTable(LatencySetup(), tmp_path, timer=CountingTimer())
+    assert reread.lookup(TOY) == pytest.approx(whole)
+    bigger = dataclasses.replace(TOY, resolution=32)
+    assert table.skeleton(bigger) != table.skeleton(TOY)
+    assert table.predict(bigger) == pytest.approx(sum(table.entries[p.key]
+                                                      for p in table.parts(bigger)))
+
+
 def test_parts_are_the_builders_modules_with_their_inputs():
     model = build_model(TOY).eval()
     x = torch.randn(1, 3, TOY.resolution, TOY.resolution)
@@ -197,6 +215,7 @@ def test_validate_verb_on_a_tiny_space(tmp_path):
     result = json.loads(out.stdout)
     assert result["n"] == 2 and 0.0 <= result["within_10pct"] <= 1.0
     assert result["mean_abs_error_pct"] >= 0 and len(result["archs"]) == 2
+    assert len(result["scales"]) == 1 and list(result["scales"].values())[0] > 0
     assert len(list((tmp_path / "cache").glob("*.json"))) == 1
 
 

@@ -87,7 +87,7 @@ def _arch(args: argparse.Namespace, setup) -> int:
 def _space(args: argparse.Namespace, setup) -> int:
     from tqdm import tqdm
 
-    from objectives.latency_table import LatencyTable, space_parts, validate
+    from objectives.latency_table import LatencyTable, calibration_archs, space_parts, validate
     from search_space import load_space
 
     space = load_space(args.space)
@@ -106,6 +106,7 @@ def _space(args: argparse.Namespace, setup) -> int:
         if args.validate is None:
             timed = table.fill(space_parts(space, args.resolution),
                                lambda done, total: progress("parts", done, total))
+            scales = table.calibrate(calibration_archs(space, args.seed))
         else:
             result = validate(space, args.validate, table, args.seed, progress)
     finally:
@@ -114,10 +115,12 @@ def _space(args: argparse.Namespace, setup) -> int:
     seconds = time.perf_counter() - start
     if args.validate is None:
         summary = {"space": space.name, "parts": len(table.entries), "timed": timed,
-                   "seconds": seconds, "table": str(table.path), "fingerprint": table.fingerprint}
+                   "scales": scales, "seconds": seconds, "table": str(table.path),
+                   "fingerprint": table.fingerprint}
         print(json.dumps(summary) if args.json else
               f"{space.name}: {timed} parts timed in {seconds:.1f} s, {len(table.entries)} "
-              f"in the table {table.path}")
+              f"in the table {table.path}; whole networks / sum of parts: "
+              + ", ".join(f"{v:.3f}" for v in scales.values()))
         return 0
     if args.json:
         print(json.dumps({**result.to_dict(), "seconds": seconds,
@@ -129,5 +132,5 @@ def _space(args: argparse.Namespace, setup) -> int:
     print(format_table(("arch", "predicted ms", "measured ms", "error"), rows))
     print(f"{round(result.within_10pct * result.n)}/{result.n} within +-10% "
           f"({100 * result.within_10pct:.0f}%), mean |error| {result.mean_abs_error_pct:.1f}%, "
-          f"{seconds:.0f} s")
+          f"{seconds:.0f} s; sums scaled by " + ", ".join(f"{v:.3f}" for v in result.scales.values()))
     return 0
