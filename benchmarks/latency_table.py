@@ -7,7 +7,9 @@ the same measurements, raw and scaled as `LatencyTable.calibrate` scales them (b
 measured / sum over a few other archs). The second end-to-end pass is the noise ceiling: how
 often two measurements of one arch agree within 10% bounds what any prediction can reach on
 this machine at this moment. Also prints how many distinct parts the whole space has (what a
-search's table holds).
+search's table holds). `--sweeps S` times every part S times, sweep after sweep, and judges
+the first sweep alone beside each part's best sweep: a burst of other work during one part's
+timing inflates it in one sweep, rarely in both.
 
     nice -n 10 python -m benchmarks.latency_table                 # b0, CPU, 1 thread, batch 1
     nice -n 10 python -m benchmarks.latency_table --clock cpu     # thread CPU time
@@ -17,14 +19,20 @@ search's table holds).
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from dataclasses import replace
 
 import numpy as np
 
 from objectives.latency import LatencySetup, measure_arch, measure_module
-from objectives.latency_table import (Rotation, arch_parts, calibration_archs, cold_copies,
-                                     space_parts)
+from objectives.latency_table import (
+    Rotation,
+    arch_parts,
+    calibration_archs,
+    cold_copies,
+    space_parts,
+)
 from search_space import load_space
 
 ESTIMATES = ("min", "median")
@@ -64,6 +72,9 @@ def main() -> None:
     parser.add_argument("--clock", default="wall")
     parser.add_argument("--min-run-time", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sweeps", type=int, default=2,
+                        help="time every part this many times, one sweep after another; rows "
+                        "for the first sweep alone and for each part's best sweep")
     parser.add_argument("--calibrate", type=int, default=5,
                         help="archs whose end-to-end / sum ratio scales the sums "
                         "(`LatencyTable.calibrate`)")
@@ -77,29 +88,33 @@ def main() -> None:
     calib = calibration_archs(space, args.seed, args.calibrate)
     parts = {p.key: p for arch in archs + calib for p in arch_parts(arch)}
     start = time.perf_counter()
-    table = time_parts(parts.values(), setup)
-    build = time.perf_counter() - start
+    sweeps = [time_parts(parts.values(), setup) for _ in range(args.sweeps)]
+    build = (time.perf_counter() - start) / args.sweeps
+    tables = {"1st sweep": sweeps[0]}
+    if args.sweeps > 1:
+        tables[f"best of {args.sweeps}"] = {e: {k: min(t[e][k] for t in sweeps) for k in parts}
+                                            for e in ESTIMATES}
     first, second = end_to_end(archs, setup), end_to_end(archs, setup)
     calib_measured = end_to_end(calib, setup)
 
     print(f"space {args.space} at {space.reference.resolution} px, {args.device}, batch "
           f"{args.batch}, {args.threads} thread(s), {args.clock} clock, N = {args.n}")
-    print(f"table: {len(parts)} parts timed in {build:.0f} s ({build / len(parts):.2f} s/part); "
-          f"the whole space has {len(space_parts(space))} parts")
-    print(f"{'estimate':<9}{'within_10pct':>13}{'mean_abs_err%':>15}{'median_err%':>13}"
+    print(f"table: {len(parts)} parts timed in {build:.0f} s a sweep ({build / len(parts):.2f} "
+          f"s/part); the whole space has {len(space_parts(space))} parts")
+    print(f"{'estimate':<9}{'parts':<11}{'within_10pct':>13}{'mean_abs_err%':>15}{'median_err%':>13}"
           f"{'repeat_within_10pct':>21}{'repeat_mean_diff%':>19}{'scale':>7}{'scaled_within':>15}"
           f"{'scaled_mae%':>12}")
-    for estimate in ESTIMATES:
+    for estimate, (name, table) in itertools.product(ESTIMATES, tables.items()):
         predicted = np.array([sum(table[estimate][p.key] for p in arch_parts(arch))
                               for arch in archs])
         hit, mae, errors = within(predicted, first[estimate])
         again, drift, _ = within(second[estimate], first[estimate])
         sums = np.array([sum(table[estimate][p.key] for p in arch_parts(arch)) for arch in calib])
         scale = float(np.median(calib_measured[estimate] / sums))
-        shit, smae, _ = within(scale * predicted, first[estimate])
-        print(f"{estimate:<9}{hit:>13.2f}{mae:>15.1f}{100 * np.median(errors):>+13.1f}"
+        shit, smae, scaled = within(scale * predicted, first[estimate])
+        print(f"{estimate:<9}{name:<11}{hit:>13.2f}{mae:>15.1f}{100 * np.median(errors):>+13.1f}"
               f"{again:>21.2f}{drift:>19.1f}{scale:>7.3f}{shit:>15.2f}{smae:>12.1f}")
-        print("  errors % " + " ".join(f"{100 * e:+.0f}" for e in sorted(errors)))
+        print("  scaled errors % " + " ".join(f"{100 * e:+.0f}" for e in sorted(scaled)))
 
 
 if __name__ == "__main__":

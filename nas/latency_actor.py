@@ -14,8 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from objectives.latency import LatencySetup
-from objectives.latency_table import (LatencyTable, Part, arch_parts, calibration_archs,
-                                     space_parts)
+from objectives.latency_table import LatencyTable, Part, arch_parts, calibration_archs, space_parts
 from search_space import Arch, SearchSpace, SpecError
 
 

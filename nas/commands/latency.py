@@ -132,5 +132,6 @@ def _space(args: argparse.Namespace, setup) -> int:
     print(format_table(("arch", "predicted ms", "measured ms", "error"), rows))
     print(f"{round(result.within_10pct * result.n)}/{result.n} within +-10% "
           f"({100 * result.within_10pct:.0f}%), mean |error| {result.mean_abs_error_pct:.1f}%, "
-          f"{seconds:.0f} s; sums scaled by " + ", ".join(f"{v:.3f}" for v in result.scales.values()))
+          f"{seconds:.0f} s; sums scaled by "
+          + ", ".join(f"{v:.3f}" for v in result.scales.values()))
     return 0
