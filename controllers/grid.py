@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from controllers.base import Controller, Missing, Payload, TokenSpace, Tokens
+from controllers.base import Controller, Missing, Payload, Tokens, TokenSpace
 from search_space.errors import SpecError
 
 if TYPE_CHECKING:

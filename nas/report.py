@@ -20,9 +20,9 @@ import pandas as pd
 from nas import report_plots as plots
 from nas.config import SearchConfig, load_config
 from nas.export import block_strings
+from nas.output import write_output
 from nas.results import load_results, ranked
 from nas.run_dir import SCORED, RunDir
-from nas.output import write_output
 from objectives import FLOPS_CONVENTION, analytic_flops
 from search_space import Arch, load_space
 from search_space.errors import SpecError

@@ -27,8 +27,8 @@ import pickle
 import socket
 import time
 import zipfile
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -45,9 +45,9 @@ COLUMNS = ("trial_id", "status", "reason", "accuracy", "flops", "params", "rewar
 # journal fields every row has, and what they must hold
 TEXT, NUMBER, OPTIONAL_NUMBER = "text", "a finite number", "a finite number or null"
 OPTIONAL_TEXT = "text or null"
-ROW_FIELDS = {"trial_id": TEXT, "status": TEXT, "reason": OPTIONAL_TEXT, "accuracy": OPTIONAL_NUMBER,
-              "flops": NUMBER, "params": NUMBER, "reward": OPTIONAL_NUMBER,
-              "train_seconds": NUMBER, "arch": TEXT}
+ROW_FIELDS = {"trial_id": TEXT, "status": TEXT, "reason": OPTIONAL_TEXT,
+              "accuracy": OPTIONAL_NUMBER, "flops": NUMBER, "params": NUMBER,
+              "reward": OPTIONAL_NUMBER, "train_seconds": NUMBER, "arch": TEXT}
 OPTIONAL_FIELDS = {"cpus": NUMBER, "gpus": NUMBER}  # checked when present
 
 

@@ -22,7 +22,6 @@ search onto the target from both sides instead of merely discouraging cost above
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from objectives.analytic import analytic_flops

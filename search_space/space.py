@@ -40,8 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from search_space.bundled import bundled_space, space_names
 from search_space.arch import Arch, Stage
+from search_space.bundled import bundled_space, space_names
 from search_space.errors import SpecError
 from search_space.space_file import (
     DECISION_FIELDS,

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from edges_cli import cli_error, main_error, snapshot
-from nas.output import write_output
 from run_dirs import fake_run
+
+from nas.output import write_output
 from search_space import SpecError
 
 FULL = "/dev/full"  # every write fails with ENOSPC: a full disk

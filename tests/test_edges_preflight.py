@@ -8,15 +8,15 @@ import os
 from pathlib import Path
 
 import pytest
-
 from edges_cli import cli_error, main_error
-from search_space.bundled import bundled_space
+
 from nas import load_config, search
 from nas.cli import main
 from nas.fail_fast import FailFast
-from nas.run_dir import RunDir
 from nas.preflight import check_resources
+from nas.run_dir import RunDir
 from search_space import SpecError, preset
+from search_space.bundled import bundled_space
 
 TINY = ["proxy.resolution=16", "proxy.train_size=64", "proxy.val_size=32",
         "proxy.batch_size=32", "controller.name=random", "controller.options={}"]
@@ -118,7 +118,7 @@ def test_fail_fast_needs_the_first_trials_to_share_one_reason() -> None:
         stopper = FailFast(ledger)
         ledger.rows += rows
         assert not stopper.stop_all()
-        ledger.rows += _rows(boom, boom, boom)  # decided by the first trials: later ones never stop
+        ledger.rows += _rows(boom, boom, boom)  # the first trials decided: later ones never stop
         assert not stopper.stop_all() and stopper.decided
     ledger = _Ledger([], budget=1)
     stopper = FailFast(ledger)

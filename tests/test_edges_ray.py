@@ -13,10 +13,18 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_runner_processes import (
+    TINY,
+    _env,
+    _free_port,
+    _listening,
+    _nas,
+    _start,
+    _stop_group,
+    _wait_for,
+)
 
 from nas.run_dir import RunDir
-from test_runner_processes import TINY, _env, _free_port, _listening, _nas, _start, \
-    _stop_group, _wait_for
 
 
 def _plain_run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from edges_cli import cli_error, main_error
-from nas.cli import main
 from run_dirs import fake_run, row
+
+from nas.cli import main
 
 EVERY = ("status", "pareto", "export", "resume")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from edges_cli import cli_error, main_error
+
 from search_space import preset
 
 B0 = preset("efficientnet-b0").to_yaml()
@@ -40,7 +40,8 @@ def _write(tmp_path: Path, content: str | bytes) -> Path:
 def test_syntax_error_on_the_last_line_of_a_block_table_is_one_line(tmp_path: Path) -> None:
     path = _write(tmp_path, BAD_FILES["syntax error on the last line"])
     line = cli_error("flops", str(path))
-    assert str(path) in line and f"line {len(B0.splitlines()) + 1}" in line and "not valid YAML" in line
+    assert str(path) in line and f"line {len(B0.splitlines()) + 1}" in line
+    assert "not valid YAML" in line
 
 
 @pytest.mark.parametrize("reader", READERS)

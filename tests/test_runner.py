@@ -6,12 +6,12 @@ import json
 
 import pandas as pd
 import pytest
+from run_dirs import row
 
 from nas import load_config, load_results, pareto_front, search
 from nas.cli import main
 from nas.run_dir import COLUMNS, RunDir
 from objectives import fvcore_flops, torch_params
-from run_dirs import row
 from search_space import Arch
 
 TINY = ["proxy.resolution=16", "proxy.train_size=128", "proxy.val_size=64",

@@ -11,7 +11,6 @@ import pytest
 import torch
 import yaml
 
-from search_space.bundled import bundled_space
 from objectives import analytic_flops, analytic_params, fvcore_flops
 from search_space import (
     Decision,
@@ -22,6 +21,7 @@ from search_space import (
     preset,
     round_filters,
 )
+from search_space.bundled import bundled_space
 from search_space.space import BAND_TRIES
 
 # The documented encodings (also in the module docstring's layout and the YAML comments).

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search_space.bundled import bundled_space
 from nas.cli import main
 from objectives import analytic_counts
 from search_space import load_space
+from search_space.bundled import bundled_space
 
 
 def _run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:

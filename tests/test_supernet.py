@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from search_space.bundled import space_names
 from objectives import count_params
 from search_space import Supernet, load_space, preset
+from search_space.bundled import space_names
 from search_space.errors import SpecError
 
 SAMPLES = 50

@@ -99,7 +99,8 @@ def _write(family, out: Path | None, many: bool) -> None:
         make_folder(out, "--out")
         for _, arch in family:
             text = arch.to_yaml()
-            write_output(out / f"{arch.name}.yaml", lambda p: p.write_text(text), "--out")
+            write_output(out / f"{arch.name}.yaml", lambda p, text=text: p.write_text(text),
+                         "--out")
         print(f"wrote {len(family)} block tables to {out}/")
         return
     text = family[0][1].to_yaml()

@@ -52,8 +52,14 @@ def count_or_fraction(text: str) -> int | float:
 
 
 def main(args: argparse.Namespace) -> int:
-    from objectives import (ProxyConfig, analytic_counts, check_dataset, load_dataset,
-                            mnas_reward, train_proxy)
+    from objectives import (
+        ProxyConfig,
+        analytic_counts,
+        check_dataset,
+        load_dataset,
+        mnas_reward,
+        train_proxy,
+    )
     from objectives.reward import TARGET_FLOPS, W
     from search_space import load_arch
     from search_space.weights import arch_path, save_weights
