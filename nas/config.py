@@ -51,7 +51,8 @@ class LatencyConfig:
     threads: int = 1
     backend: str = "torch"
     clock: str = "wall"
-    estimate: str = "median"  # or min: which statistic of the timed blocks is the latency
+    estimate: str = "min"  # or median: which statistic of the timed blocks is the latency
+    sweeps: int = 2  # times the table times every part, keeping the fastest
     min_run_time: float = 0.5  # seconds of timed calls per block
     predict: str = "lut"
     cache_dir: str | None = None  # default ~/.cache/nas-search/latency
@@ -66,7 +67,8 @@ class LatencyConfig:
         from objectives.latency import LatencySetup
 
         return LatencySetup(self.device, self.batch, self.threads, self.backend, clock=self.clock,
-                            min_run_time=self.min_run_time, estimate=self.estimate)
+                            min_run_time=self.min_run_time, estimate=self.estimate,
+                            sweeps=self.sweeps)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
                           text=True, timeout=120)
 
 
+SWEEPS = LatencySetup().sweeps  # a table times each part this many times
+
+
 class CountingTimer:
     """Stands in for `measure_module`: a fixed time per input shape, and a call count."""
 
@@ -105,7 +108,7 @@ def test_cli_agrees_with_independent_timing():
     assert {"median_ms", "p90_ms", "runs", "device", "batch", "threads", "backend",
             "fingerprint"} <= set(result)
     assert result["p90_ms"] >= result["median_ms"] >= result["min_ms"] > 0
-    assert result["estimate"] == "median" and result["ms"] == result["median_ms"]
+    assert result["estimate"] == "min" and result["ms"] == result["min_ms"]
     assert (result["device"], result["batch"], result["threads"], result["backend"]) == (
         "cpu", 1, 1, "torch")
     assert result["fingerprint"]["torch"] == torch.__version__
@@ -138,8 +141,21 @@ def test_toy_prediction_is_the_sum_of_stem_blocks_and_head(tmp_path):
     parts = table.parts(TOY)
     assert [p.kind for p in parts] == ["stem", "block", "block", "head"]
     predicted = table.predict(TOY)
-    assert timer.calls == 4
+    assert timer.calls == 4 * SWEEPS
     assert predicted == pytest.approx(sum(table.entries[p.key] for p in parts))
+
+
+def test_each_part_keeps_its_fastest_sweep(tmp_path):
+    class Bursty(CountingTimer):  # other work slows the very first timing tenfold
+        def __call__(self, module, shape, setup) -> Latency:
+            ms = super().__call__(module, shape, setup).ms * (10 if self.calls == 1 else 1)
+            return Latency(ms, ms, 1, fingerprint(setup), ms)
+
+    quiet = LatencyTable(LatencySetup(), timer=CountingTimer(), persist=False)
+    bursty = LatencyTable(LatencySetup(), timer=Bursty(), persist=False)
+    one_sweep = LatencyTable(LatencySetup(sweeps=1), timer=Bursty(), persist=False)
+    assert bursty.predict(TOY) == pytest.approx(quiet.predict(TOY))
+    assert one_sweep.predict(TOY) > quiet.predict(TOY)
 
 
 def test_calibration_scales_a_skeletons_sums_to_its_whole_networks(tmp_path):
@@ -178,14 +194,14 @@ def test_parts_are_the_builders_modules_with_their_inputs():
 def test_cached_table_is_reused_and_dropped_when_the_fingerprint_changes(tmp_path):
     first = CountingTimer()
     LatencyTable(LatencySetup(), tmp_path, timer=first).predict(TOY)
-    assert first.calls == 4 and len(list(tmp_path.glob("*.json"))) == 1
+    assert first.calls == 4 * SWEEPS and len(list(tmp_path.glob("*.json"))) == 1
     again = CountingTimer()
     reused = LatencyTable(LatencySetup(), tmp_path, timer=again)
     reused.predict(TOY)
     assert again.calls == 0  # read from disk, nothing re-timed
     other = CountingTimer()
     LatencyTable(LatencySetup(threads=2), tmp_path, timer=other).predict(TOY)
-    assert other.calls == 4  # another fingerprint: another table
+    assert other.calls == 4 * SWEEPS  # another fingerprint: another table
     # a file whose recorded fingerprint does not match is not trusted
     path = reused.path
     data = json.loads(path.read_text())
@@ -193,7 +209,7 @@ def test_cached_table_is_reused_and_dropped_when_the_fingerprint_changes(tmp_pat
     path.write_text(json.dumps(data))
     stale = CountingTimer()
     LatencyTable(LatencySetup(), tmp_path, timer=stale).predict(TOY)
-    assert stale.calls == 4
+    assert stale.calls == 4 * SWEEPS
 
 
 def test_space_parts_cover_every_sample(tmp_path):
@@ -249,7 +265,7 @@ def test_objective_rejects_bad_latency_settings(changes, field):
 def test_latency_setup_rejects_bad_values():
     for kwargs, field in (({"backend": "tflite"}, "backend"), ({"threads": 0}, "threads"),
                           ({"clock": "cpu", "threads": 2}, "clock"),
-                          ({"estimate": "mean"}, "estimate"),
+                          ({"estimate": "mean"}, "estimate"), ({"sweeps": 0}, "sweeps"),
                           ({"backend": "onnxruntime", "channels_last": True}, "backend")):
         with pytest.raises(SpecError) as err:
             LatencySetup(**kwargs)

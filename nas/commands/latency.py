@@ -27,9 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clock", default="wall",
                         help="wall (default) or cpu: the timing thread's CPU time, for one "
                         "thread on a CPU shared with other work")
-    parser.add_argument("--estimate", default="median",
-                        help="median (default) or min of the timed blocks: the latency a "
+    parser.add_argument("--estimate", default="min",
+                        help="min (default) or median of the timed blocks: the latency a "
                         "table stores and a search uses (min: steadier on a busy machine)")
+    parser.add_argument("--sweeps", type=int, default=2,
+                        help="with --space: time every part this many times over, keeping its "
+                        "fastest (default 2)")
     parser.add_argument("--min-run-time", type=float, default=0.5,
                         help="seconds of timed calls per measurement (default 0.5)")
     parser.add_argument("--cache-dir", help="latency table folder (default "
@@ -47,7 +50,8 @@ def _setup(args: argparse.Namespace):
         return LatencySetup(device=args.device, batch=args.batch, threads=args.threads,
                             backend=args.backend, dtype=args.dtype,
                             channels_last=args.channels_last, clock=args.clock,
-                            min_run_time=args.min_run_time, estimate=args.estimate)
+                            min_run_time=args.min_run_time, estimate=args.estimate,
+                            sweeps=args.sweeps)
     except SpecError as err:
         raise err.within("--") from None
 
