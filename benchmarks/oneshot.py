@@ -8,6 +8,11 @@ and Kendall's tau between the two rankings. One torch thread; run it with `nice 
 shared machine.
 
     python -m benchmarks.oneshot [--k 12] [--set supernet.epochs=8 ...]
+    python -m benchmarks.oneshot --decisions     # which decisions defeat weight sharing
+
+`--decisions` instead scores, after training, the sandwich's largest and smallest paths, 6
+random ones, and the largest with one kind of decision (op, kernel, se, skip, width, layers)
+drawn at random in every stage (4 draws each): where inherited weights stop working.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from scipy.stats import kendalltau
 from nas.config import load_config
 from nas.runner import build_space
 from objectives import load_dataset, score_candidates, train_proxy, train_supernet
+from objectives.supernet_training import extremes
+from search_space.space_file import DECISION_FIELDS
 
 
 def main() -> None:
@@ -30,6 +37,8 @@ def main() -> None:
     parser.add_argument("--config", default="oneshot-demo")
     parser.add_argument("--k", type=int, default=12, help="architectures to compare")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--decisions", action="store_true",
+                        help="score paths that differ from the largest in one kind of decision")
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = load_config(args.config, args.overrides)
@@ -46,6 +55,8 @@ def main() -> None:
     print(f"supernet training: {time.perf_counter() - start:.1f} s "
           f"(final loss {supernet.history[-1]['loss']:.3f})")
 
+    if args.decisions:
+        return score_decisions(space, supernet, proxy, cfg, data, config.seed)
     rng = np.random.default_rng(config.seed + 1)
     archs = [space.sample(rng) for _ in range(args.k)]
     score_candidates(supernet, archs[:1], proxy, cfg, data)  # warm-up: first-call overheads
@@ -63,6 +74,30 @@ def main() -> None:
           f"proxy trial {per_trial:.1f} s, ratio {per_trial / per_candidate:.0f}x")
     print(f"Kendall tau, supernet vs standalone proxy accuracy over {args.k} architectures: "
           f"{tau.statistic:.2f} (p = {tau.pvalue:.3f})")
+
+
+def score_decisions(space, supernet, proxy, cfg, data, seed: int) -> None:
+    rng = np.random.default_rng(seed + 2)
+    largest, smallest = extremes(space)
+    top = space.encode(largest)
+
+    def draw() -> list[int]:
+        return [int(rng.integers(c)) for c in space.cardinalities]
+
+    groups = {"largest": [largest], "smallest": [smallest],
+              "random": [space.decode(draw()) for _ in range(6)]}
+    per_stage = len(DECISION_FIELDS)
+    for j, field in enumerate(DECISION_FIELDS):
+        paths = []
+        for _ in range(4):
+            tokens, other = list(top), draw()
+            tokens[j::per_stage] = other[j::per_stage]
+            paths.append(space.decode(tokens))
+        groups[f"largest, random {field}"] = paths
+    print("held-out top-1 with inherited weights (chance 0.10)")
+    for name, paths in groups.items():
+        scores = score_candidates(supernet, paths, proxy, cfg, data)
+        print(f"{name:<24} " + " ".join(f"{s['accuracy']:.2f}" for s in scores), flush=True)
 
 
 if __name__ == "__main__":
