@@ -23,7 +23,7 @@ part inherits the error. So the table times all its parts once, then all of them
 
 Calibration: what is left between the sum and the whole network (allocations, the hand-over
 between blocks, the machine's state at the time) is mostly one factor for every net of a
-skeleton: on this project's CPU at 224 px the median error of plain sums was -18% to +11%,
+skeleton: on this project's CPU at 224 px the median error of plain sums was -18% to +12%,
 steady within a run, moving between runs. `LatencyTable.calibrate` times a few whole networks
 end to end and stores, per skeleton (input side, stem and stage strides), the median ratio
 measured / sum; predictions are the sum times that scale.
