@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--sweeps", type=int, default=2,
                         help="time every part this many times, one sweep after another; rows "
                         "for the first sweep alone and for each part's best sweep")
-    parser.add_argument("--calibrate", type=int, default=5,
+    parser.add_argument("--calibrate", type=int, default=10,
                         help="archs whose end-to-end / sum ratio scales the sums "
                         "(`LatencyTable.calibrate`)")
     args = parser.parse_args()

@@ -52,7 +52,7 @@ from search_space.arch import Stage
 from search_space.space_file import op_fields
 
 TABLE_VERSION = 2  # 2: the stem's stride is part of its key
-CALIBRATION_ARCHS = 5  # whole networks timed per skeleton to scale the sums
+CALIBRATION_ARCHS = 10  # whole networks timed per skeleton to scale the sums
 COLD_BYTES = 8 << 20  # weights cycled through per part: well above a core's L2
 MAX_COPIES = 16
 Timer = Callable[[nn.Module, tuple[int, ...], LatencySetup], Latency]
