@@ -21,33 +21,22 @@ from __future__ import annotations
 import argparse
 import itertools
 import time
-from dataclasses import replace
 
 import numpy as np
 
-from objectives.latency import LatencySetup, measure_arch, measure_module
-from objectives.latency_table import (
-    Rotation,
-    arch_parts,
-    calibration_archs,
-    cold_copies,
-    space_parts,
-)
+from objectives.latency import LatencySetup, measure_arch
+from objectives.latency_table import arch_parts, calibration_archs, space_parts, time_part
 from search_space import load_space
 
 ESTIMATES = ("min", "median")
 
 
 def time_parts(parts, setup: LatencySetup) -> dict[str, dict[str, float]]:
-    """{estimate: {part key: ms}}, timed as `LatencyTable.fill` times them."""
+    """{estimate: {part key: ms}}, each part timed once as `LatencyTable.fill` times it."""
     table: dict[str, dict[str, float]] = {e: {} for e in ESTIMATES}
     for part in parts:
-        module = part.module()
-        k = cold_copies(module, setup)
-        warm = replace(setup, warmup=-(-setup.warmup // k))
-        result = measure_module(Rotation(module, k), (setup.batch, *part.shape), warm)
-        table["min"][part.key] = result.min_ms / k
-        table["median"][part.key] = result.median_ms / k
+        result = time_part(part, setup)
+        table["min"][part.key], table["median"][part.key] = result.min_ms, result.median_ms
     return table
 
 

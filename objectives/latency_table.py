@@ -193,6 +193,16 @@ def space_parts(space: SearchSpace, resolution: int | None = None, num_classes: 
     return list(found.values())
 
 
+def time_part(part: Part, setup: LatencySetup, timer: Timer = measure_module) -> Latency:
+    """One timing of `part` with cold weights (see the module docstring), per copy."""
+    module = part.module()
+    k = cold_copies(module, setup)
+    warm = replace(setup, warmup=-(-setup.warmup // k))  # the same warm-up calls per copy
+    result = timer(Rotation(module, k), (setup.batch, *part.shape), warm)
+    return replace(result, median_ms=result.median_ms / k, p90_ms=result.p90_ms / k,
+                   min_ms=result.min_ms / k)
+
+
 class LatencyTable:
     """Milliseconds per part under one `LatencySetup`, filled on demand, cached on disk.
 
@@ -269,11 +279,7 @@ class LatencyTable:
         return len(todo)
 
     def _time(self, part: Part) -> float:
-        module = part.module()
-        k = cold_copies(module, self.setup)
-        shape = (self.setup.batch, *part.shape)
-        setup = replace(self.setup, warmup=-(-self.setup.warmup // k))  # warm-up calls
-        return self.timer(Rotation(module, k), shape, setup).ms / k
+        return time_part(part, self.setup, self.timer).ms
 
     def parts(self, arch: Arch) -> list[Part]:
         return arch_parts(arch, self.resolution, self.num_classes)
