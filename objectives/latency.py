@@ -35,6 +35,7 @@ from torch import nn
 
 from search_space import Arch, build_model
 from search_space.errors import SpecError
+from search_space.validators import choice, integer, positive
 
 BACKENDS = ("torch", "onnxruntime")
 CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
@@ -77,16 +78,16 @@ class LatencySetup:
     sweeps: int = 2
 
     def __post_init__(self) -> None:
-        if not (self.device == "cpu" or self.device.split(":")[0] == "cuda"):
+        if not isinstance(self.device, str) or not (
+                self.device == "cpu" or self.device.split(":")[0] == "cuda"):
             raise SpecError("device", self.device, "must be cpu, cuda or cuda:N")
         for name in ("batch", "threads", "sweeps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise SpecError(name, value, "must be an integer >= 1")
-        if self.backend not in BACKENDS:
-            raise SpecError("backend", self.backend, f"must be one of {', '.join(BACKENDS)}")
-        if self.dtype not in DTYPES:
-            raise SpecError("dtype", self.dtype, f"must be one of {', '.join(DTYPES)}")
+            integer(name, getattr(self, name), 1)
+        integer("warmup", self.warmup, 0)
+        positive("min_run_time", self.min_run_time)  # finite: inf would time forever
+        choice("backend", self.backend, BACKENDS)
+        choice("dtype", self.dtype, tuple(DTYPES))
+        choice("estimate", self.estimate, ESTIMATES)
         if self.backend == "onnxruntime" and (self.device != "cpu" or self.dtype != "float32"
                                               or self.channels_last):
             raise SpecError("backend", self.backend, "times float32 NCHW on the CPU only")
@@ -94,10 +95,6 @@ class LatencySetup:
                                                                   or self.threads != 1)):
             raise SpecError("clock", self.clock, "must be wall, or cpu with device cpu and "
                             "one thread")
-        if self.estimate not in ESTIMATES:
-            raise SpecError("estimate", self.estimate, f"must be one of {', '.join(ESTIMATES)}")
-        if self.warmup < 0 or not self.min_run_time > 0:
-            raise SpecError("min_run_time", self.min_run_time, "must be > 0 (warmup >= 0)")
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 import os
 import tempfile
 from collections import defaultdict
@@ -239,7 +240,8 @@ class LatencyTable:
             scales = {str(k): float(v) for k, v in data.get("scales", {}).items()}
         except (OSError, ValueError, TypeError, AttributeError):
             return  # a torn or foreign file: re-time rather than trust it
-        self.entries, self.scales = entries, scales
+        if all(math.isfinite(v) and v > 0 for v in (*entries.values(), *scales.values())):
+            self.entries, self.scales = entries, scales  # else damaged: re-time
 
     def save(self) -> None:
         """Write the table atomically (tmp file, then rename): readers never see half of it."""
@@ -283,11 +285,6 @@ class LatencyTable:
 
     def parts(self, arch: Arch) -> list[Part]:
         return arch_parts(arch, self.resolution, self.num_classes)
-
-    def fill_space(self, space: SearchSpace,
-                   progress: Callable[[int, int], None] | None = None) -> int:
-        """Time every part `space` can make (see `space_parts`)."""
-        return self.fill(space_parts(space, self.resolution, self.num_classes), progress)
 
     def skeleton(self, arch: Arch) -> str:
         """What a calibration scale applies to: input side, stem and stage strides."""
@@ -368,10 +365,10 @@ def validate(space: SearchSpace, n: int, table: LatencyTable, seed: int = 0,
     rows = []
     for i, arch in enumerate(archs, 1):
         measured = measure_arch(arch, table.setup, table.resolution, table.num_classes)
-        rows.append((arch.name, table.predict(arch), measured.ms))
+        rows.append((arch.name, table.lookup(arch), measured.ms))  # filled above
         if progress:
             progress("archs", i, n)
     errors = np.array([abs(p / m - 1) for _, p, m in rows])
     return Validation(n, float(np.mean(errors <= 0.10)), float(100 * errors.mean()),
-                      tuple(rows), {k: v for k, v in table.scales.items()
-                                    if k in {table.skeleton(a) for a in archs}})
+                      tuple(rows), {k: table.scales[k] for k in {table.skeleton(a) for a in archs}
+                                    if k in table.scales})

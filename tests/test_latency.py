@@ -18,7 +18,7 @@ import torch
 from nas.config import ObjectiveConfig
 from objectives import absolute_reward, mnas_reward
 from objectives.latency import Latency, LatencySetup, fingerprint, measure_arch
-from objectives.latency_table import LatencyTable, Part, arch_parts, space_parts
+from objectives.latency_table import TABLE_VERSION, LatencyTable, Part, arch_parts, space_parts
 from search_space import Arch, SpecError, Stage, build_model, load_space, preset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -287,6 +287,8 @@ def test_part_keys_tell_blocks_apart():
     ("no-such-arch",),
     ("--space", "b0", "--validate", "0"),
     ("efficientnet-b0", "--resolution", "4"),
+    ("efficientnet-b0", "--sweeps", "0"),
+    ("efficientnet-b0", "--estimate", "foo"),
     (),
 ])
 def test_bad_input_is_one_error(args, capsys):
@@ -302,6 +304,10 @@ def test_bad_input_is_one_line_exit_2_in_a_process():
     assert out.returncode == 2, out.stderr
     assert out.stderr.strip() == ("nas-search latency: error: --backend = 'tflite': must be one "
                                   "of torch, onnxruntime")
+    out = _cli("latency", "efficientnet-b0", "--min-run-time", "inf")  # would time forever
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.strip() == ("nas-search latency: error: --min-run-time = inf: must be a "
+                                  "finite number")
 
 
 # --- a search on latency -----------------------------------------------------------------------
@@ -360,3 +366,9 @@ def test_a_foreign_cache_file_is_re_timed_not_a_traceback(tmp_path):
     table = LatencyTable(LatencySetup(), tmp_path)
     table.path.write_text("[1, 2]")
     assert LatencyTable(LatencySetup(), tmp_path).entries == {}
+    # the right file, damaged: a NaN scale or a negative time is not trusted either
+    for parts, scales in (({"p": 1.0}, {"k": "nan"}), ({"p": -1.0}, {})):
+        table.path.write_text(json.dumps({"version": TABLE_VERSION, "parts": parts,
+                                          "fingerprint": table.fingerprint, "scales": scales}))
+        reread = LatencyTable(LatencySetup(), tmp_path)
+        assert reread.entries == {} and reread.scales == {}

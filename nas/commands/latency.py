@@ -53,7 +53,7 @@ def _setup(args: argparse.Namespace):
                             min_run_time=args.min_run_time, estimate=args.estimate,
                             sweeps=args.sweeps)
     except SpecError as err:
-        raise err.within("--") from None
+        raise SpecError(f"--{err.field.replace('_', '-')}", err.value, err.reason) from None
 
 
 def main(args: argparse.Namespace) -> int:
