@@ -28,8 +28,10 @@ OPSET = 17
 INPUT, OUTPUT = "images", "logits"
 
 
-def export_onnx(model: nn.Module, path: str | Path, resolution: int) -> Path:
-    """Write `model` (put in eval mode) as ONNX with a dynamic batch axis."""
+def export_onnx(model: nn.Module, path: str | Path, resolution: int,
+                protect: Path | None = None) -> Path:
+    """Write `model` (put in eval mode) as ONNX with a dynamic batch axis; `protect`: a run
+    directory whose own files it must not replace."""
     model = model.eval().to("cpu", memory_format=torch.contiguous_format)
     example = torch.zeros(1, 3, resolution, resolution)
 
@@ -40,7 +42,8 @@ def export_onnx(model: nn.Module, path: str | Path, resolution: int) -> Path:
                               opset_version=OPSET, input_names=[INPUT], output_names=[OUTPUT],
                               dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}})
 
-    return write_output(path, write, "--onnx")  # atomic; a missing folder or full disk: 1 line
+    # atomic; a missing folder or a full disk: one line
+    return write_output(path, write, "--onnx", protect)
 
 
 def onnxruntime_difference(path: str | Path, model: nn.Module, resolution: int,

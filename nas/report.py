@@ -284,4 +284,5 @@ def write_report(run_dir: str | Path, out: str | Path | None = None,
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise SpecError("--out", str(path), f"cannot create its folder ({err.strerror})") from None
-    return write_output(path, lambda target: target.write_text(text), "--out")
+    return write_output(path, lambda target: target.write_text(text), "--out",
+                        protect=view.run.path if out else None)

@@ -36,7 +36,8 @@ def test_export_refuses_to_overwrite_the_runs_config(run: Path) -> None:
 def test_no_verb_overwrites_a_run_file(name: str, run: Path, monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     for args in (["export", str(run), "--out"], ["pareto", str(run), "--csv"],
-                 ["pareto", str(run), "--plot"]):
+                 ["pareto", str(run), "--plot"], ["export", str(run), "--onnx"],
+                 ["report", str(run), "--out"]):
         assert "never overwritten" in main_error(capsys, *args, str(run / name), run_dir=run)
     monkeypatch.chdir(run)  # the same file through a relative path
     assert "never overwritten" in main_error(capsys, "export", ".", "--out", name, run_dir=run)

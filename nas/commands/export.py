@@ -34,14 +34,14 @@ def main(args: argparse.Namespace) -> int:
     if args.out is None and args.onnx is None:
         raise SpecError("--out/--onnx", None, "give --out FILE.yaml, --onnx FILE.onnx or both")
     arch, row, weights = _source(args)
+    protect = Path(args.source) if row is not None else None  # the run's own files
     if args.out is not None:
         from nas.export import write_arch
 
-        protect = Path(args.source) if row is not None else None  # the run's own files
         write_arch(arch, args.out, row, protect=protect)
         print(f"wrote {args.out}")
     if args.onnx is not None:
-        _onnx(args, arch, args.weights or weights)
+        _onnx(args, arch, args.weights or weights, protect)
     return 0
 
 
@@ -64,7 +64,7 @@ def _source(args: argparse.Namespace):
     return arch, row, kept_weights(args.source, row)
 
 
-def _onnx(args: argparse.Namespace, arch, weights: Path | None) -> None:
+def _onnx(args: argparse.Namespace, arch, weights: Path | None, protect: Path | None) -> None:
     from nas.onnx_export import OPSET, export_onnx, onnxruntime_difference
     from search_space import build_model
     from search_space.errors import SpecError
@@ -80,7 +80,7 @@ def _onnx(args: argparse.Namespace, arch, weights: Path | None) -> None:
             raise SpecError("--num-classes", args.num_classes, "must be >= 1")
         model = build_model(arch, args.num_classes)
         print("no weights given: exporting a randomly initialised model")
-    export_onnx(model, args.onnx, res)
+    export_onnx(model, args.onnx, res, protect)
     print(f"wrote {args.onnx}: opset {OPSET}, input 'images' [batch, 3, {res}, {res}] "
           f"(dynamic batch), output 'logits'" + (f", weights {weights}" if weights else ""))
     try:
