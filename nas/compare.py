@@ -22,7 +22,7 @@ import pandas as pd
 import yaml
 
 from nas.config import ObjectiveConfig, SearchConfig
-from nas.job_space import JobSpec
+from nas.job_space import JobSpec, read_study
 from nas.results import load_results, ranked
 from nas.run_dir import RunDir
 from nas.schema import from_data, to_data
@@ -64,11 +64,13 @@ class Comparison:
 
     @classmethod
     def from_yaml(cls, path: Path) -> Comparison:
-        data = yaml.safe_load(path.read_text())
-        rows = data["candidates"]
-        return cls(from_data(SearchConfig, data["config"]), tuple(r["label"] for r in rows),
-                   tuple(Arch.from_dict(r["arch"]) for r in rows),
-                   tuple(r["search_reward"] for r in rows), int(data["seeds"]))
+        def build(data: Any) -> Comparison:
+            rows = data["candidates"]
+            return cls(from_data(SearchConfig, data["config"]), tuple(r["label"] for r in rows),
+                       tuple(Arch.from_dict(r["arch"]) for r in rows),
+                       tuple(r["search_reward"] for r in rows), int(data["seeds"]))
+
+        return read_study(path, build)
 
 
 def make_comparison(run_dir: Path, reference: Arch, top: int, epochs: int | None,

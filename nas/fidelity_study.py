@@ -21,7 +21,7 @@ import yaml
 
 from nas.config import SearchConfig, config_path, load_config
 from nas.fidelity import CSV_COLUMNS, Job, make_jobs, sample_archs, spread_ranks
-from nas.job_space import JobSpec
+from nas.job_space import JobSpec, read_study
 from nas.run_dir import SCORED, RunDir
 from nas.schema import from_data, to_data
 from objectives import ProxyConfig
@@ -66,12 +66,11 @@ class Study:
 
     @classmethod
     def from_yaml(cls, path: Path) -> Study:
-        data = yaml.safe_load(path.read_text())
-        return cls(from_data(SearchConfig, data["config"]),
-                   from_data(ProxyConfig, data["long_proxy"]),
-                   tuple(Arch.from_dict(a["arch"]) for a in data["archs"]),
-                   tuple(tuple(a["tokens"]) for a in data["archs"]), int(data["seeds"]),
-                   tuple(data["long"]))
+        return read_study(path, lambda data: cls(
+            from_data(SearchConfig, data["config"]), from_data(ProxyConfig, data["long_proxy"]),
+            tuple(Arch.from_dict(a["arch"]) for a in data["archs"]),
+            tuple(tuple(a["tokens"]) for a in data["archs"]), int(data["seeds"]),
+            tuple(data["long"])))
 
 
 def _job_name(job: Job) -> str:

@@ -21,6 +21,7 @@ from nas.run_dir import RunDir
 from objectives import ProxyConfig
 from search_space import Arch
 from search_space.errors import SpecError
+from search_space.yaml_file import read_yaml
 
 
 @dataclass(frozen=True)
@@ -86,3 +87,15 @@ def run_jobs(config: SearchConfig, space: JobSpace, output: Path, files: dict[st
                       {"reference.yaml": space.reference.to_yaml(), **files})
     parts = (space, controllers.make("grid", space), len(space.jobs))
     return search(config, output, resume=True, progress=progress, parts=parts)
+
+
+def read_study(path: Path, build: Callable[[Any], Any]) -> Any:
+    """`build(data)` of the study file at `path` (YAML, safe loader); a file it cannot build
+    from (emptied, hand-edited, another program's) is one error line naming it."""
+    data = read_yaml(path, path.name)
+    try:
+        return build(data)
+    except SpecError as err:  # a field of the saved config: say which file holds it
+        raise SpecError(err.field, err.value, err.reason, err.source or str(path)) from None
+    except (TypeError, KeyError, ValueError, AttributeError, IndexError):
+        raise SpecError(path.name, str(path), "damaged: not a study nas-search saved") from None

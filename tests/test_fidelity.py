@@ -81,3 +81,17 @@ def test_each_job_carries_its_seed_and_setting_to_the_trial():
     for i, job in enumerate(space.jobs):  # one decision: which job, and back
         assert space.encode(space.decode([i])) == [i]
         assert space.row_fields([i])["arch_id"] == job.fields["arch_id"]
+
+
+@pytest.mark.parametrize("text", ["", "config: {}\n", "[1, 2]\n", "archs: 3\nconfig: x\n"])
+def test_a_damaged_study_file_is_one_error_naming_it(text, tmp_path):
+    from nas.compare import Comparison
+    from nas.fidelity_study import Study
+    from search_space import SpecError
+
+    for cls, name in ((Study, "fidelity-study.yaml"), (Comparison, "compare-study.yaml")):
+        path = tmp_path / name
+        path.write_text(text)
+        with pytest.raises(SpecError) as err:
+            cls.from_yaml(path)
+        assert str(path) in str(err.value)
