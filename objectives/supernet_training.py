@@ -88,6 +88,8 @@ class SupernetConfig:
             integer(name, getattr(self, name), minimum=1)
         integer("calibration", self.calibration, minimum=2)  # train-mode BN needs 2 images
         choice("sampling", self.sampling, SAMPLINGS)
+        if self.distill and self.sampling != "sandwich":  # it would be silently ignored
+            raise SpecError("distill", self.distill, "needs sampling: sandwich")
 
 
 @dataclass(frozen=True)

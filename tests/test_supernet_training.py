@@ -75,7 +75,7 @@ def test_bad_settings_and_foreign_checkpoints_are_refused(tmp_path):
     with pytest.raises(SpecError):
         SupernetConfig(sampling="greedy")
     for bad_setting in ({"epochs": 0}, {"holdout": -1}, {"retrain_top": -1},
-                        {"distill": "yes"}):
+                        {"distill": "yes"}, {"distill": True, "sampling": "uniform"}):
         with pytest.raises(SpecError):
             SupernetConfig(**bad_setting)
     bad = tmp_path / "supernet.pt"
