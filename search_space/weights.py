@@ -46,7 +46,11 @@ def save_weights(model: nn.Module, arch: Arch, ckpt: str | Path,
         info: what to say in the table's comment header (e.g. accuracy, dataset).
     """
     ckpt, table = Path(ckpt), arch_path(ckpt)
-    ckpt.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SpecError("path", str(ckpt), f"cannot create its folder ({err.strerror or err})") \
+            from None
     state = {k: v.detach().to("cpu", memory_format=torch.contiguous_format).clone()
              for k, v in model.state_dict().items()}
     header = "".join(f"# {k}: {v}\n" for k, v in {
@@ -102,10 +106,12 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """A state dict file, read with ``weights_only=True``; anything else is a SpecError."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - pickle/zip/IO errors all mean "not weights"
-        raise SpecError("weights", str(path), f"not a readable state dict "
-                        f"({str(err).strip().splitlines()[0] if str(err).strip() else err!r})") \
-            from None
+    except OSError as err:
+        raise SpecError("weights", str(path), f"cannot read it ({err.strerror or err})") from None
+    except Exception:  # noqa: BLE001 - pickle/zip errors all mean "not weights"
+        # torch's own text advises weights_only=False, i.e. running the file's code: not repeated
+        raise SpecError("weights", str(path), "not a readable state dict (a torch.save file "
+                        "of tensors; nas-search never unpickles anything else)") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]  # the common {"state_dict": ...} training checkpoint
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor)

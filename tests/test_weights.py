@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -47,6 +48,12 @@ def test_weights_that_do_not_fit_are_one_error(tmp_path):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(SpecError, match="not a readable state dict"):
         read_state_dict(tmp_path / "junk.pt")
+    torch.save({"w": Path("a pickled object")}, tmp_path / "pickle.pt")
+    with pytest.raises(SpecError, match="not a readable state dict") as err:
+        read_state_dict(tmp_path / "pickle.pt")
+    assert "weights_only" not in str(err.value)  # never the advice to run the file's code
+    with pytest.raises(SpecError, match="cannot create its folder"):
+        save_weights(build_model(TINY, 10), TINY, Path("/proc/no-such/m.pt"))
     with pytest.raises(SpecError, match="block table's name"):
         save_weights(build_model(TINY, 10), TINY, tmp_path / "m.yaml")
 
