@@ -162,7 +162,10 @@ def _fidelity_figures(view: RunView) -> list[tuple[str, str]]:
                          view.run.path / "fidelity" / "fidelity.csv") if p.is_file()]
     if not found:
         return []
-    table = pd.read_csv(found[0])
+    try:
+        table = pd.read_csv(found[0])
+    except (OSError, ValueError):  # binary or torn: the report goes on without the section
+        return []
     if not {"arch_id", "setting", "accuracy"} <= set(table.columns):
         return []
     if "status" in table:
@@ -171,11 +174,16 @@ def _fidelity_figures(view: RunView) -> list[tuple[str, str]]:
     if not {"short", "long"} <= set(means.columns):
         return []
     summary = found[0].with_suffix(".json")
-    figures = json.loads(summary.read_text()) if summary.is_file() else {}
-    tau = figures.get("kendall_tau")
-    title = "proxy fidelity" + (f": Kendall tau {tau:.2f}" if tau is not None else "")
+    try:
+        stats = json.loads(summary.read_text()) if summary.is_file() else {}
+    except (OSError, ValueError):
+        stats = {}
+    stats = stats if isinstance(stats, dict) else {}
+    tau = stats.get("kendall_tau")
+    title = "proxy fidelity" + (f": Kendall tau {tau:.2f}"
+                                if isinstance(tau, (int, float)) else "")
     img = _img(plots.scatter_figure(means, "short", "long", title), "proxy fidelity")
-    rows = [(key, value) for key, value in figures.items()]
+    rows = list(stats.items())
     return [("Proxy fidelity: short vs long training (accuracy, mean over seeds)",
              img + (_html_table(["figure", "value"], rows) if rows else ""))]
 

@@ -90,6 +90,10 @@ def test_report_adds_a_fidelity_study(tmp_path):
     (study / "fidelity.json").write_text('{"kendall_tau": 1.0, "archs": 4}')
     page = write_report(run.path).read_text()
     assert "Proxy fidelity" in page and "<td>kendall_tau</td><td>1.0</td>" in page
+    (study / "fidelity.json").write_text('{"kendall_tau": "x"}')  # hand-edited: still a page
+    assert "Proxy fidelity" in write_report(run.path).read_text()
+    (study / "fidelity.csv").write_bytes(b"\xff\xfe\x00binary")  # damaged: section left out
+    assert "Proxy fidelity" not in write_report(run.path).read_text()
     assert len(images(page)) >= 5
 
 
