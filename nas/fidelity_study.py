@@ -85,6 +85,8 @@ def check_long(long: list[str]) -> None:
         if not item.startswith("proxy."):
             raise SpecError("--long", item, "must change a proxy.* key (the settings differ "
                             "only in how each architecture is trained)")
+        if "=" not in item:
+            raise SpecError("--long", item, "must be KEY=VALUE, e.g. proxy.epochs=6")
 
 
 def study_from_source(source: str, archs: int, seeds: int, long: list[str],

@@ -78,6 +78,7 @@ def test_compare_trains_top_k_and_the_reference_alike(ray_local, tmp_path, capsy
 @pytest.mark.parametrize("args, field", [
     (["fidelity", "demo", "--long", "budget.num_samples=3"], "--long"),
     (["fidelity", "demo"], "--long"),
+    (["fidelity", "demo", "--long", "proxy.epochs"], "--long"),
     (["fidelity", "demo", "--archs", "1", "--long", "proxy.epochs=2"], "--archs"),
     (["compare", "no-such-dir", "--reference", "efficientnet-b0"], "RUN_DIR"),
     (["compare", "no-such-dir"], "--reference"),
