@@ -13,6 +13,14 @@ than two medians (`benchmarks/latency_table.py` judges both side by side; on thi
 2-core VM: 0.80-1.00 vs 0.77-1.00 of archs timed twice within 10%). Parts alone reach their minimum
 more easily than whole networks; the table's calibration takes that out.
 
+Steady memory: glibc hands large buffers (above 128 KiB, rising with use) to the OS and back
+with mmap, so a call whose activations are megabytes can spend more time in page faults than in
+arithmetic, by an amount that depends on what ran before it: one 112-px block of a `b0` sample
+measured 3.5 ms or 6-13 ms in the same process. Before timing on the CPU, `steady_allocator`
+keeps freed memory in the heap (as the jemalloc/tcmalloc that PyTorch's CPU tuning guide
+recommends for inference do), so a block, a table of blocks and a whole network measure the
+same thing: the compute.
+
 A number means little without the environment it was measured in, so every measurement carries
 a `fingerprint` (device name, torch/onnxruntime versions, threads, batch, dtype, channels_last,
 backend); the per-block table (`objectives.latency_table`) keys its cache on it.
@@ -20,6 +28,7 @@ backend); the per-block table (`objectives.latency_table`) keys its cache on it.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import platform
 import tempfile
@@ -41,8 +50,12 @@ BACKENDS = ("torch", "onnxruntime")
 CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
 ESTIMATES = ("min", "median")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-PROTOCOL = 2  # bump when the timing protocol changes: old caches stop matching
-# (2: the estimate and the table's sweeps joined the fingerprint)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters (malloc.h)
+PROTOCOL = 3  # bump when the timing protocol changes: old caches stop matching
+# (2: the estimate and the table's sweeps joined the fingerprint; 3: calibration sweeps too,
+# and a steady allocator)
+MMAP_THRESHOLD = 32 << 20  # glibc's largest: activations of 224-px nets stay in the heap
+TRIM_THRESHOLD = 1 << 30
 
 
 @dataclass(frozen=True)
@@ -61,8 +74,9 @@ class LatencySetup:
         clock: ``wall`` or ``cpu`` (the thread's CPU time; CPU device, one thread only).
         estimate: ``min`` (default) or ``median`` of the timed blocks: the number the table
             stores and a search uses (see the module docstring).
-        sweeps: a latency table times all its parts this many times over and keeps each
-            part's fastest (`objectives.latency_table`); single measurements ignore it.
+        sweeps: a latency table times all its parts (and the whole networks it is calibrated
+            or validated on) this many times over and keeps each one's fastest
+            (`objectives.latency_table`); a single measurement ignores it.
     """
 
     device: str = "cpu"
@@ -148,6 +162,19 @@ def fingerprint(setup: LatencySetup) -> dict[str, Any]:
             "sweeps": setup.sweeps, "protocol": PROTOCOL}
 
 
+@functools.cache
+def steady_allocator() -> bool:
+    """Keep freed memory in this process's heap (see the module docstring); once per process,
+    for the rest of it. False where the C library is not glibc (nothing changed)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+                and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
 def _onnxruntime():
     try:
         import onnxruntime
@@ -195,6 +222,8 @@ def measure_module(module: nn.Module, shape: tuple[int, ...], setup: LatencySetu
     """Time `module` on a random input of `shape` under `setup` (see the module docstring)."""
     from torch.utils import benchmark
 
+    if setup.device == "cpu":
+        steady_allocator()
     module, x = _prepare(module, shape, setup)
     with torch.inference_mode():
         call = (_onnx_call(module, x, setup.threads) if setup.backend == "onnxruntime"
