@@ -18,8 +18,14 @@ import torch
 from nas.config import ObjectiveConfig
 from objectives import absolute_reward, mnas_reward
 from objectives.latency import Latency, LatencySetup, fingerprint, measure_arch
-from objectives.latency_table import (TABLE_VERSION, LatencyTable, Part, Rotation, arch_parts,
-                                      space_parts)
+from objectives.latency_table import (
+    TABLE_VERSION,
+    LatencyTable,
+    Part,
+    Rotation,
+    arch_parts,
+    space_parts,
+)
 from search_space import Arch, SpecError, Stage, build_model, load_space, preset
 
 ROOT = Path(__file__).resolve().parents[1]
