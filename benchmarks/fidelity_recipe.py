@@ -40,7 +40,8 @@ from objectives import ProxyConfig, load_dataset, train_proxy  # noqa: E402
 
 # Changes to the demo's proxy section; "old" is the recipe before the fidelity work.
 OLD = dict(epochs=1, lr=0.05, warmup_epochs=0.0, batch_size=64, label_smoothing=0.0,
-           train_size=1024, val_size=512)
+           train_size=1024, val_size=512, optimizer="sgd")
+SGD = dict(optimizer="sgd", lr=0.01, epochs=2)
 RECIPES = {
     "old": OLD,
     # the "warm-up, smaller batch, label smoothing, more data" at the old lr
@@ -48,13 +49,18 @@ RECIPES = {
               "train_size": None},
     "lr0.01": {**OLD, "lr": 0.01},
     "new": {},  # the demo config as it is now (lr 0.01, batch 32, 2 epochs, 1488 images)
-    # tried on top of "new" while chasing seed_tau_long (README, "The proxy recipe")
-    "ls": {"label_smoothing": 0.1},
-    "lr0.02ls": {"lr": 0.02, "warmup_epochs": 1.0, "label_smoothing": 0.1},
-    "b16": {"batch_size": 16},
-    "clip2": {"clip_grad": 2.0},
-    "lr0.005": {"lr": 0.005},
-    "lr0.005ls": {"lr": 0.005, "label_smoothing": 0.1},
+    "sgd": SGD,  # the same, spelled out
+    # tried on top of it while chasing seed_tau_long
+    "ls": {**SGD, "label_smoothing": 0.1},
+    "lr0.02ls": {**SGD, "lr": 0.02, "warmup_epochs": 1.0, "label_smoothing": 0.1},
+    "b16": {**SGD, "batch_size": 16},
+    "clip2": {**SGD, "clip_grad": 2.0},
+    "lr0.005": {**SGD, "lr": 0.005},
+    "lr0.005ls": {**SGD, "lr": 0.005, "label_smoothing": 0.1},
+    "nodrop": {**SGD, "dropout": 0.0, "drop_path": 0.0},
+    "adamw": {"optimizer": "adamw", "lr": 0.001},
+    "adamw_nodrop": {"optimizer": "adamw", "lr": 0.001, "dropout": 0.0, "drop_path": 0.0},
+    "adamw2e-3": {"optimizer": "adamw", "lr": 0.002},
 }
 COLLAPSED = 0.2
 
@@ -102,6 +108,10 @@ def main() -> None:
     parser.add_argument("--long-only", action="store_true",
                         help="train the long setting only: seed_tau_long and mean top-1")
     parser.add_argument("--from-csv", metavar="CSV")
+    parser.add_argument("--arch-seed", type=int,
+                        help="sample other architectures (default: the config's seed, as "
+                        "`nas-search fidelity` does): a recipe chosen on one sample, checked on "
+                        "another")
     args = parser.parse_args()
     if args.from_csv:
         rows = pd.read_csv(args.from_csv)
@@ -110,12 +120,13 @@ def main() -> None:
         return
 
     config = load_config(args.config)
-    archs = sample_archs(build_space(config), args.archs, config.seed)
+    seed = config.seed if args.arch_seed is None else args.arch_seed
+    archs = sample_archs(build_space(config), args.archs, seed)
     if args.curves is not None:
         print_curves(archs[args.curves], config.proxy, args.recipes, args.long, args.seeds)
         return
-    print(f"{args.config}: {len(archs)} archs, {args.seeds} seeds, long = {args.long} epochs",
-          flush=True)
+    print(f"{args.config}: {len(archs)} archs (sampled with seed {seed}), {args.seeds} seeds, "
+          f"long = {args.long} epochs", flush=True)
     for name in args.recipes:
         start = time.perf_counter()
         rows = run_recipe(name, archs, config.proxy, args.long, args.seeds, args.workers,

@@ -20,7 +20,7 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
@@ -32,7 +32,7 @@ from search_space.arch import MAX_RESOLUTION
 from search_space.errors import SpecError
 from search_space.validators import choice, fraction, integer, number, positive
 
-OPTIMIZERS = ("sgd", "rmsprop")
+OPTIMIZERS = ("sgd", "rmsprop", "adamw")
 SCHEDULES = ("cosine", "exponential")
 MAX_BATCH = 1 << 14  # beyond any one process's memory at proxy resolutions
 CHECK_EVERY = 20           # steps between loss read-backs (divergence check, progress)
@@ -54,8 +54,9 @@ class ProxyConfig:
         resolution: proxy input side in pixels (images are resized to it).
         batch_size: training batch size.
         lr: peak learning rate.
-        optimizer: ``sgd`` (Nesterov momentum) or ``rmsprop`` (TF-style: decay 0.9, eps 1e-3).
-        momentum: momentum of either optimizer.
+        optimizer: ``sgd`` (Nesterov momentum), ``rmsprop`` (TF-style: decay 0.9, eps 1e-3) or
+            ``adamw`` (decoupled weight decay; `momentum` is its beta1).
+        momentum: momentum of the optimizer.
         schedule: after warm-up, ``cosine`` to zero or ``exponential`` (x decay_rate every
             decay_epochs, the EfficientNet recipe).
         warmup_epochs: linear warm-up length (may be fractional).
@@ -64,6 +65,9 @@ class ProxyConfig:
         label_smoothing: cross-entropy label smoothing.
         weight_decay: L2 on conv and linear weights (not BN, not biases).
         clip_grad: clip the gradients' global L2 norm to this before each step (None = off).
+        dropout: the classifier's dropout while proxy-training (None = the arch's own).
+        drop_path: stochastic depth while proxy-training (None = the arch's own); a few
+            epochs on a small split underfit, and per-sample path drops add seed noise.
         train_size: training images to use (None = all left after the val split).
         val_size: held-out images carved from the training data: a count or a fraction.
         threads: torch CPU threads during the trial (None = leave as is).
@@ -97,6 +101,8 @@ class ProxyConfig:
     label_smoothing: float = 0.0
     weight_decay: float = 1e-5
     clip_grad: float | None = None
+    dropout: float | None = None
+    drop_path: float | None = None
     train_size: int | None = None
     val_size: int | float = 0.2
     threads: int | None = None
@@ -128,6 +134,9 @@ class ProxyConfig:
         number("weight_decay", self.weight_decay, 0.0)
         if self.clip_grad is not None:
             positive("clip_grad", self.clip_grad)
+        for name in ("dropout", "drop_path"):
+            if getattr(self, name) is not None:
+                fraction(name, getattr(self, name))
         choice("optimizer", self.optimizer, OPTIMIZERS)
         choice("schedule", self.schedule, SCHEDULES)
         if not isinstance(self.dataset, str) or not self.dataset:
@@ -248,6 +257,8 @@ def make_optimizer(model: nn.Module, cfg: ProxyConfig) -> torch.optim.Optimizer:
               {"params": no_decay, "weight_decay": 0.0}]
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(groups, lr=cfg.lr, alpha=0.9, eps=1e-3, momentum=cfg.momentum)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.momentum, 0.999))
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum,
                            nesterov=cfg.momentum > 0)
 
@@ -390,9 +401,15 @@ def _threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
+def trained_arch(arch: Arch, cfg: ProxyConfig) -> Arch:
+    """`arch` with the recipe's regularisation overrides (`dropout`, `drop_path`) applied."""
+    changes = {k: getattr(cfg, k) for k in ("dropout", "drop_path") if getattr(cfg, k) is not None}
+    return replace(arch, **changes) if changes else arch
+
+
 def _build(arch: Arch, num_classes: int, cfg: ProxyConfig, rt: Runtime,
            train: Split) -> _Loop:
-    model = build_model(arch, num_classes)
+    model = build_model(trained_arch(arch, cfg), num_classes)
     fmt = torch.channels_last if rt.channels_last else torch.preserve_format
     model = model.to(rt.device, memory_format=fmt).train()
     loss_fn = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)

@@ -11,7 +11,7 @@ import torch
 
 from objectives import ProxyConfig, ProxyData, load_dataset, train_proxy
 from objectives.datasets import TensorSplit
-from objectives.proxy import lr_at, make_runtime, recalibrate_bn
+from objectives.proxy import lr_at, make_runtime, recalibrate_bn, trained_arch
 from search_space import Arch, SpecError, Stage, build_model, preset, scale_by
 
 # B0's seven stages at half width, one layer each: B0-like, trains in ~2 s on one core
@@ -92,6 +92,21 @@ def test_gradient_clipping_bounds_every_step():
     assert clipped.status == "ok"
 
 
+def test_regularisation_overrides_reach_the_trained_model_and_adamw_trains():
+    cfg = dataclasses.replace(FAST, optimizer="adamw", lr=1e-3, dropout=0.0, drop_path=0.0)
+    b0 = preset("efficientnet-b0")
+    kinds = {type(m).__name__ for m in build_model(b0).modules()}
+    assert "DropPath" in kinds  # B0's own drop_path 0.2 ...
+    modules = list(build_model(trained_arch(b0, cfg)).modules())
+    assert not any(type(m).__name__ == "DropPath" for m in modules)  # ... off while proxying
+    assert [m.p for m in modules if isinstance(m, torch.nn.Dropout)] == [0.0]
+    assert trained_arch(b0, FAST) is b0  # None: the arch's own
+    seen = []
+    result = train_proxy(TINY, cfg, on_trained=seen.append)
+    assert result.status == "ok" and result.epochs == 2
+    assert [m.p for m in seen[0].modules() if isinstance(m, torch.nn.Dropout)] == [0.0]
+
+
 @pytest.mark.parametrize("channels_last, bf16", [(False, False), (True, True)])
 def test_memory_format_and_bf16_autocast_paths_train(channels_last, bf16):
     cfg = dataclasses.replace(FAST, channels_last=channels_last, bf16=bf16)
@@ -129,7 +144,7 @@ def test_bn_recalibration_sets_exact_statistics_of_the_training_images():
     ("label_smoothing", 1.0), ("weight_decay", -1.0), ("train_size", 0), ("val_size", 0),
     ("val_size", 1.0), ("val_size", True), ("threads", 0), ("device", "tpu"),
     ("num_workers", -1), ("channels_last", "yes"), ("dataset", ""), ("decay_rate", 0.0),
-    ("clip_grad", 0.0),
+    ("clip_grad", 0.0), ("dropout", 1.5), ("drop_path", -0.1),
 ])
 def test_bad_config_fields_are_spec_errors(field, value):
     with pytest.raises(SpecError) as err:
