@@ -10,7 +10,7 @@ Which of them is *the* latency (`LatencySetup.estimate`: what the per-block tabl
 search optimises) is the minimum by default: other work on a shared machine only ever adds
 time, so the fastest block is the least disturbed, and two minima of one model agree more often
 than two medians (`benchmarks/latency_table.py` judges both side by side; on this project's
-2-core VM: 0.80-1.00 vs 0.77-1.00 of archs timed twice within 10%). Parts alone reach their minimum
+2-core VM: 0.80-1.00 vs 0.67-1.00 of archs timed twice within 10%). Parts alone reach their minimum
 more easily than whole networks; the table's calibration takes that out.
 
 Steady memory: glibc hands large buffers (above 128 KiB, rising with use) to the OS and back

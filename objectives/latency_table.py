@@ -387,8 +387,8 @@ def validate(space: SearchSpace, n: int, table: LatencyTable, seed: int = 0,
                progress and (lambda done, total: progress("parts", done, total)))
     if calib:
         table.calibrate(calib)
-    measured = table.measure(archs, progress and (lambda done, total: progress("archs", done,
-                                                                            total)))
+    on_arch = progress and (lambda done, total: progress("archs", done, total))
+    measured = table.measure(archs, on_arch)
     rows = [(a.name, table.lookup(a), ms) for a, ms in zip(archs, measured)]  # filled above
     errors = np.array([abs(p / m - 1) for _, p, m in rows])
     return Validation(n, float(np.mean(errors <= 0.10)), float(100 * errors.mean()),

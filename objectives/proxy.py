@@ -66,8 +66,7 @@ class ProxyConfig:
         weight_decay: L2 on conv and linear weights (not BN, not biases).
         clip_grad: clip the gradients' global L2 norm to this before each step (None = off).
         dropout: the classifier's dropout while proxy-training (None = the arch's own).
-        drop_path: stochastic depth while proxy-training (None = the arch's own); a few
-            epochs on a small split underfit, and per-sample path drops add seed noise.
+        drop_path: stochastic depth while proxy-training (None = the arch's own).
         train_size: training images to use (None = all left after the val split).
         val_size: held-out images carved from the training data: a count or a fraction.
         threads: torch CPU threads during the trial (None = leave as is).

@@ -73,6 +73,16 @@ def test_mnasnet_space_contains_mnasnet_a1_with_documented_tokens(mnasnet: Searc
     assert mnasnet.decode(A1_TOKENS) == arch
 
 
+def test_b0_elastic_contains_b0_and_lies_inside_the_b0_space(b0: SearchSpace) -> None:
+    elastic = load_space("b0-elastic")
+    assert elastic.contains(preset("efficientnet-b0"))
+    rng = np.random.default_rng(0)
+    for arch in (elastic.sample(rng) for _ in range(200)):
+        assert b0.contains(arch), arch.name
+        assert all(s.skip == "id" and s.block == "mbconv" for s in arch.stages)
+        assert {s.expand for s in arch.stages[1:]} <= {3, 6}
+
+
 def test_token_layout_is_stage_by_stage_in_the_documented_order(b0: SearchSpace) -> None:
     names = [f"stage{i}.{field}" for i in range(1, 8) for field in FIELDS]
     assert [d.name for d in b0.decisions] == names

@@ -69,7 +69,7 @@ def test_bad_space_file_is_one_line_and_exit_2(capsys, tmp_path: Path) -> None:
 def test_unknown_space_exits_2(capsys) -> None:
     status, _, err = _run(capsys, "no-such-space")
     assert status == 2 and "space = 'no-such-space'" in err
-    assert "b0, b0-small, mnasnet, mnasnet-small" in err
+    assert "b0, b0-elastic, b0-small, mnasnet, mnasnet-small" in err
 
 
 def test_console_script_exit_status_and_no_traceback(tmp_path: Path) -> None:
