@@ -1,10 +1,11 @@
 """Proxy recipes side by side: seed-vs-seed and short-vs-long Kendall tau on `synthetic`.
 
 The same K architectures as `nas-search fidelity demo --archs K` (sampled from the demo's space
-with its seed) are proxy-trained with each recipe, S seeds, under the demo's proxy config
-(short) and with `epochs` = LONG (long). Prints, per recipe, the figures `nas-search fidelity`
-writes to fidelity.json, plus the mean accuracy and the number of collapsed trainings (top-1
-below 0.2 on 10 classes). Run with nice; one torch thread per worker.
+with its seed; `--arch-seed N` samples K others, to check a recipe on a second sample) are
+proxy-trained with each recipe, S seeds, under the demo's proxy config (short) and with
+`epochs` = LONG (long). Prints, per recipe, the figures `nas-search fidelity` writes to
+fidelity.json, plus the mean accuracy and the number of collapsed trainings (top-1 below 0.2 on
+10 classes). Run with nice; one torch thread per worker.
 
     nice -n 10 python benchmarks/fidelity_recipe.py --recipes old new --archs 12 --seeds 2
     nice -n 10 python benchmarks/fidelity_recipe.py --curves 1 --recipes old lr0.01
@@ -14,7 +15,8 @@ below 0.2 on 10 classes). Run with nice; one torch thread per worker.
 training (`seed_tau_long`, the noise ceiling) at a third of a full study's cost.
 
 `--from-csv fidelity.csv` instead prints the same figures for the first K architectures of a
-`nas-search fidelity` study (its architectures are sampled the same way, so they are these K).
+`nas-search fidelity` study (its architectures are sampled the same way, so they are the K
+drawn without `--arch-seed`).
 
 `--curves ID` instead prints, for architecture ID, each epoch's training loss / held-out top-1
 of a LONG-epoch training per recipe and seed: where a collapse comes from.

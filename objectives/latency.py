@@ -54,7 +54,7 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters (malloc.h)
 PROTOCOL = 3  # bump when the timing protocol changes: old caches stop matching
 # (2: the estimate and the table's sweeps joined the fingerprint; 3: calibration sweeps too,
 # and a steady allocator)
-MMAP_THRESHOLD = 32 << 20  # glibc's largest: activations of 224-px nets stay in the heap
+MMAP_THRESHOLD = 32 << 20  # glibc's largest: batch-1 activations of 224-px nets stay in the heap
 TRIM_THRESHOLD = 1 << 30
 
 
@@ -165,14 +165,14 @@ def fingerprint(setup: LatencySetup) -> dict[str, Any]:
 @functools.cache
 def steady_allocator() -> bool:
     """Keep freed memory in this process's heap (see the module docstring); once per process,
-    for the rest of it. False where the C library is not glibc (nothing changed)."""
+    for the rest of it. False where the C library is not glibc or refused a setting."""
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
     except (OSError, AttributeError):
         return False
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-                and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    mmap = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    trim = mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    return bool(mmap and trim)
 
 
 def _onnxruntime():

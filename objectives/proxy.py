@@ -63,7 +63,8 @@ class ProxyConfig:
         decay_rate: exponential schedule factor.
         decay_epochs: exponential schedule period in epochs.
         label_smoothing: cross-entropy label smoothing.
-        weight_decay: L2 on conv and linear weights (not BN, not biases).
+        weight_decay: on conv and linear weights (not BN, not biases): L2 for sgd and
+            rmsprop, decoupled (times lr) for adamw.
         clip_grad: clip the gradients' global L2 norm to this before each step (None = off).
         dropout: the classifier's dropout while proxy-training (None = the arch's own).
         drop_path: stochastic depth while proxy-training (None = the arch's own).
@@ -249,7 +250,7 @@ def lr_at(cfg: ProxyConfig, step: int, steps_per_epoch: int) -> float:
 
 
 def make_optimizer(model: nn.Module, cfg: ProxyConfig) -> torch.optim.Optimizer:
-    """SGD (Nesterov) or TF-style RMSProp; weight decay only on conv/linear weights."""
+    """SGD (Nesterov), TF-style RMSProp or AdamW; weight decay only on conv/linear weights."""
     decay = [p for p in model.parameters() if p.ndim > 1]
     no_decay = [p for p in model.parameters() if p.ndim <= 1]
     groups = [{"params": decay, "weight_decay": cfg.weight_decay},

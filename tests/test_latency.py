@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from nas.config import ObjectiveConfig
-from objectives import absolute_reward, mnas_reward
+from objectives import absolute_reward, latency, mnas_reward
 from objectives.latency import Latency, LatencySetup, fingerprint, measure_arch
 from objectives.latency_table import (
     TABLE_VERSION,
@@ -119,6 +119,20 @@ def test_cli_agrees_with_independent_timing():
     assert (result["device"], result["batch"], result["threads"], result["backend"]) == (
         "cpu", 1, 1, "torch")
     assert result["fingerprint"]["torch"] == torch.__version__
+
+
+def test_steady_allocator_changes_nothing_without_glibc(monkeypatch):
+    def no_glibc(name):
+        raise OSError(f"{name}: cannot open shared object file")
+
+    latency.steady_allocator.cache_clear()
+    monkeypatch.setattr(latency.ctypes, "CDLL", no_glibc)
+    try:
+        assert latency.steady_allocator() is False
+        result = measure_arch(TOY, LatencySetup(min_run_time=0.01, warmup=1))
+        assert result.min_ms > 0  # timing goes on with the default allocator
+    finally:
+        latency.steady_allocator.cache_clear()
 
 
 def test_the_estimate_picks_the_statistic_and_keys_the_table(tmp_path):

@@ -11,7 +11,7 @@ import torch
 
 from objectives import ProxyConfig, ProxyData, load_dataset, train_proxy
 from objectives.datasets import TensorSplit
-from objectives.proxy import lr_at, make_runtime, recalibrate_bn, trained_arch
+from objectives.proxy import lr_at, make_optimizer, make_runtime, recalibrate_bn, trained_arch
 from search_space import Arch, SpecError, Stage, build_model, preset, scale_by
 
 # B0's seven stages at half width, one layer each: B0-like, trains in ~2 s on one core
@@ -101,6 +101,9 @@ def test_regularisation_overrides_reach_the_trained_model_and_adamw_trains():
     assert not any(type(m).__name__ == "DropPath" for m in modules)  # ... off while proxying
     assert [m.p for m in modules if isinstance(m, torch.nn.Dropout)] == [0.0]
     assert trained_arch(b0, FAST) is b0  # None: the arch's own
+    optimizer = make_optimizer(build_model(TINY, 10), cfg)
+    assert isinstance(optimizer, torch.optim.AdamW)
+    assert optimizer.param_groups[0]["betas"][0] == cfg.momentum
     seen = []
     result = train_proxy(TINY, cfg, on_trained=seen.append)
     assert result.status == "ok" and result.epochs == 2

@@ -24,7 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="proxy training resolution in px (FLOPs stay at the arch's own)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.01, help="peak learning rate")
-    parser.add_argument("--optimizer", choices=("sgd", "rmsprop"), default="sgd")
+    parser.add_argument("--optimizer", choices=("sgd", "rmsprop", "adamw"),  # proxy.OPTIMIZERS
+                        default="sgd")
     parser.add_argument("--train-size", type=int, help="training images to use (default: all)")
     parser.add_argument("--val-size", type=count_or_fraction, default=0.2,
                         help="held-out images carved from the training data: a count or a "
