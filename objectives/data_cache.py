@@ -202,6 +202,8 @@ class CacheWriter:
     def __init__(self, out: Path, plan: dict[str, Any], index: np.ndarray, labels: np.ndarray):
         if out.exists():
             raise SpecError("--out", str(out), "already exists; remove it or choose another")
+        if not out.parent.is_dir():  # a mistyped parent is not created
+            raise SpecError("--out", str(out), f"{out.parent} is not an existing folder")
         self.out, self.tmp = out, out.with_name(out.name + ".tmp")
         self.plan = {"format": FORMAT, "version": FORMAT_VERSION, **plan}
         self.done = self._resume()
@@ -228,7 +230,11 @@ class CacheWriter:
         return 0
 
     def _start(self, index: np.ndarray, labels: np.ndarray) -> None:
-        self.tmp.mkdir(parents=True)
+        try:
+            self.tmp.mkdir()
+        except OSError as err:
+            reason = f"cannot be written ({err.strerror})"
+            raise SpecError("--out", str(self.out), reason) from None
         np.save(self.tmp / "index.npy", np.asarray(index, dtype=np.int64))
         np.save(self.tmp / "labels.npy", np.asarray(labels, dtype=np.int64))
         r, n = self.plan["resolution"], self.plan["count"]

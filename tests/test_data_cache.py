@@ -186,11 +186,16 @@ def test_cli_prepares_and_rejects_bad_input_in_one_line(tree, tmp_path, capsys):
     for args, text in (
             (["prepare-data", str(tree), "--resolution", "12", "--out", str(out)],
              "already exists"),
+            (["prepare-data", str(tree), "--resolution", "12", "--out",
+              str(tmp_path / "typo" / "c")], "not an existing folder"),
+            (["prepare-data", str(tree), "--resolution", "12", "--out",
+              str(out / "manifest.json" / "c")], "not an existing folder"),  # under a file
             (["train", str(tmp_path / "t.yaml"), "--dataset", str(out), "--resolution", "12",
               "--val-size", "9"], "corrupt data cache")):
         assert main(args) == 2
         err = capsys.readouterr().err
         assert text in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "typo").exists()  # a mistyped parent is not created
     missing = _cli("prepare-data", str(tmp_path / "nope"), "--resolution", "12", "--out", "x")
     assert missing.returncode == 2 and "no such folder" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1 and "Traceback" not in missing.stderr
