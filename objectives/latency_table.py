@@ -274,7 +274,7 @@ class LatencyTable:
         todo = self.missing(parts)
         total = len(todo) * self.setup.sweeps
         for done, (sweep, part) in enumerate(itertools.product(range(self.setup.sweeps), todo), 1):
-            ms = self._time(part)
+            ms = time_part(part, self.setup, self.timer).ms
             self.entries[part.key] = min(ms, self.entries[part.key]) if sweep else ms
             if progress:
                 progress(done, total)
@@ -283,9 +283,6 @@ class LatencyTable:
         if todo:
             self.save()
         return len(todo)
-
-    def _time(self, part: Part) -> float:
-        return time_part(part, self.setup, self.timer).ms
 
     def parts(self, arch: Arch) -> list[Part]:
         return arch_parts(arch, self.resolution, self.num_classes)
