@@ -63,6 +63,8 @@ RECIPES = {
     "adamw": {"optimizer": "adamw", "lr": 0.001},
     "adamw_nodrop": {"optimizer": "adamw", "lr": 0.001, "dropout": 0.0, "drop_path": 0.0},
     "adamw2e-3": {"optimizer": "adamw", "lr": 0.002},
+    "b64": {**SGD, "batch_size": 64, "lr": 0.02},  # the same step per image, half the noise
+    "b64lr0.01": {**SGD, "batch_size": 64},
 }
 COLLAPSED = 0.2
 
@@ -110,6 +112,8 @@ def main() -> None:
     parser.add_argument("--long-only", action="store_true",
                         help="train the long setting only: seed_tau_long and mean top-1")
     parser.add_argument("--from-csv", metavar="CSV")
+    parser.add_argument("--save", metavar="DIR", type=Path,
+                        help="also write each recipe's trainings to DIR/RECIPE.csv")
     parser.add_argument("--arch-seed", type=int,
                         help="sample other architectures (default: the config's seed, as "
                         "`nas-search fidelity` does): a recipe chosen on one sample, checked on "
@@ -133,6 +137,9 @@ def main() -> None:
         start = time.perf_counter()
         rows = run_recipe(name, archs, config.proxy, args.long, args.seeds, args.workers,
                           args.long_only)
+        if args.save:
+            args.save.mkdir(parents=True, exist_ok=True)
+            rows.to_csv(args.save / f"{name}.csv", index=False)
         report(f"recipe {name}: {RECIPES[name] or 'the demo config'}", rows,
                time.perf_counter() - start)
 

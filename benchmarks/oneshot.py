@@ -7,12 +7,17 @@ the config's `proxy` recipe and its seconds, and prints the ratio of the per-can
 and Kendall's tau between the two rankings. One torch thread; run it with `nice -n 10` on a
 shared machine.
 
-    python -m benchmarks.oneshot [--k 12] [--set supernet.epochs=8 ...]
+    python -m benchmarks.oneshot [--k 12] [--ref-seeds 2] [--set supernet.epochs=8 ...]
     python -m benchmarks.oneshot --decisions     # which decisions defeat weight sharing
 
 `--decisions` instead scores, after training, the sandwich's largest and smallest paths, 6
 random ones, and the largest with one kind of decision (op, kernel, se, skip, width, layers)
 drawn at random in every stage (4 draws each): where inherited weights stop working.
+
+`--ref-seeds S` trains the standalone reference with S seeds (proxy seed + 0..S-1) and ranks by
+their mean; it also prints seed 0 vs seed 1's tau, the reference's own noise ceiling: no scorer
+can be expected to agree with a reference better than the reference agrees with itself.
+`--set proxy.epochs=E` lengthens the reference only (the supernet trains `supernet.epochs`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -36,10 +42,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="oneshot-demo")
     parser.add_argument("--k", type=int, default=12, help="architectures to compare")
+    parser.add_argument("--ref-seeds", type=int, default=1,
+                        help="seeds of the standalone reference (ranked by their mean)")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--decisions", action="store_true",
                         help="score paths that differ from the largest in one kind of decision")
     args = parser.parse_args()
+    if args.ref_seeds < 1:
+        parser.error(f"--ref-seeds must be at least 1, not {args.ref_seeds}")
     torch.set_num_threads(1)
     config = load_config(args.config, args.overrides)
     space, proxy, cfg = build_space(config), config.proxy, config.supernet
@@ -61,19 +71,27 @@ def main() -> None:
     archs = [space.sample(rng) for _ in range(args.k)]
     score_candidates(supernet, archs[:1], proxy, cfg, data)  # warm-up: first-call overheads
     scores = score_candidates(supernet, archs, proxy, cfg, data)
-    standalone = [train_proxy(arch, proxy, data=data) for arch in archs]
+    runs = [[train_proxy(arch, replace(proxy, seed=proxy.seed + s), data=data)
+             for arch in archs] for s in range(args.ref_seeds)]
+    reference = np.mean([[r.accuracy for r in run] for run in runs], axis=0)
 
     per_candidate = statistics.median(s["seconds"] for s in scores)
-    per_trial = statistics.median(r.train_seconds for r in standalone)
-    tau = kendalltau([s["accuracy"] for s in scores], [r.accuracy for r in standalone])
+    per_trial = statistics.median(r.train_seconds for run in runs for r in run)
+    tau = kendalltau([s["accuracy"] for s in scores], reference)
     print(f"{'arch':<14} {'supernet acc':>12} {'s':>6} {'proxy acc':>10} {'s':>6}")
-    for arch, s, r in zip(archs, scores, standalone, strict=True):
+    for arch, s, acc, r in zip(archs, scores, reference, runs[0], strict=True):
         print(f"{arch.name[-12:]:<14} {s['accuracy']:>12.3f} {s['seconds']:>6.2f} "
-              f"{r.accuracy:>10.3f} {r.train_seconds:>6.1f}")
+              f"{acc:>10.3f} {r.train_seconds:>6.1f}")
     print(f"seconds per candidate (median of {args.k}): supernet {per_candidate:.2f} s, "
           f"proxy trial {per_trial:.1f} s, ratio {per_trial / per_candidate:.0f}x")
-    print(f"Kendall tau, supernet vs standalone proxy accuracy over {args.k} architectures: "
+    what = "standalone proxy accuracy" + (
+        f" (mean of {args.ref_seeds} seeds)" if args.ref_seeds > 1 else "")
+    print(f"Kendall tau, supernet vs {what} over {args.k} architectures: "
           f"{tau.statistic:.2f} (p = {tau.pvalue:.3f})")
+    if args.ref_seeds > 1:
+        ceiling = kendalltau(*([r.accuracy for r in run] for run in runs[:2]))
+        print(f"Kendall tau, reference seed 0 vs seed 1 (its noise ceiling): "
+              f"{ceiling.statistic:.2f}")
 
 
 def score_decisions(space, supernet, proxy, cfg, data, seed: int) -> None:

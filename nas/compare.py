@@ -44,6 +44,7 @@ class Comparison:
     archs: tuple[Arch, ...]
     search_rewards: tuple[float | None, ...]
     seeds: int
+    top: int = 0  # the --top asked for (the run may have had fewer distinct archs)
 
     def specs(self) -> list[JobSpec]:
         proxy = self.config.proxy
@@ -57,7 +58,7 @@ class Comparison:
 
     def to_yaml(self) -> str:
         return yaml.safe_dump({
-            "config": to_data(self.config), "seeds": self.seeds,
+            "config": to_data(self.config), "seeds": self.seeds, "top": self.top,
             "candidates": [{"label": lab, "search_reward": r, "arch": a.to_dict()}
                            for lab, a, r in zip(self.labels, self.archs, self.search_rewards,
                                                 strict=True)]}, sort_keys=False)
@@ -68,7 +69,8 @@ class Comparison:
             rows = data["candidates"]
             return cls(from_data(SearchConfig, data["config"]), tuple(r["label"] for r in rows),
                        tuple(Arch.from_dict(r["arch"]) for r in rows),
-                       tuple(r["search_reward"] for r in rows), int(data["seeds"]))
+                       tuple(r["search_reward"] for r in rows), int(data["seeds"]),
+                       int(data.get("top", len(rows) - 1)))
 
         return read_study(path, build)
 
@@ -97,7 +99,7 @@ def make_comparison(run_dir: Path, reference: Arch, top: int, epochs: int | None
     proxy = dataclasses.replace(config.proxy, epochs=epochs)
     config = dataclasses.replace(config, proxy=proxy)
     labels = tuple(f"top{i}" for i in range(1, len(found) + 1)) + (REFERENCE,)
-    return Comparison(config, labels, (*found, reference), (*found.values(), None), seeds)
+    return Comparison(config, labels, (*found, reference), (*found.values(), None), seeds, top)
 
 
 def _check_skeleton(reference: Arch, found: Arch) -> None:

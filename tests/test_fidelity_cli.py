@@ -40,6 +40,17 @@ def test_monotone_long_scores_give_tau_one_and_the_study_resumes(ray_local, tmp_
     assert RunDir(out).rows() == rows
     assert main(["fidelity", str(out), "--set", "proxy.epochs=9"]) == 2  # recorded: no --set
     assert "resumes as it was recorded" in capsys.readouterr().err
+    # the same command again resumes; one that asks for another study says so in one line
+    _fidelity(out, "fidelity_monotone", archs=3, seeds=2)
+    assert "resuming" in capsys.readouterr().out
+    for flag, value in (("--archs", "4"), ("--seeds", "3"), ("--long", "proxy.epochs=3")):
+        assert main(["fidelity", str(out), flag, value]) == 2
+        err = capsys.readouterr().err.strip()
+        assert flag in err and "recorded with" in err and len(err.splitlines()) == 1
+    assert main(["fidelity", "demo", "--archs", "3", "--long", "proxy.epochs=2",
+                 "--output", str(out)]) == 2  # without the study's --set: another study
+    err = capsys.readouterr().err.strip()
+    assert "--output" in err and "another config or --set" in err and len(err.splitlines()) == 1
     assert RunDir(out).rows() == rows
     assert main(["status", str(out)]) == 0
     assert "12 done" in capsys.readouterr().out
@@ -73,6 +84,19 @@ def test_compare_trains_top_k_and_the_reference_alike(ray_local, tmp_path, capsy
     names = [c["candidate"] for c in summary["candidates"]]
     assert names == ["top1", "reference"]
     assert all(c["seeds_ok"] == 2 for c in summary["candidates"])
+    assert main(["compare", str(run.path), "--reference", "efficientnet-b0", "--top", "1",
+                 "--epochs", "3", "--seeds", "2", "--output", str(out)]) == 0  # resumes
+    capsys.readouterr()
+    for flag, value in (("--top", "2"), ("--epochs", "4"), ("--seeds", "1"),
+                        ("--reference", "efficientnet-b1")):
+        assert main(["compare", str(out), flag, value]) == 2
+        err = capsys.readouterr().err.strip()
+        assert flag in err and "recorded with" in err and len(err.splitlines()) == 1
+    assert main(["compare", str(run.path), "--reference", "efficientnet-b0", "--top", "1",
+                 "--epochs", "3", "--output", str(out), "--set", "proxy.lr=0.02"]) == 2
+    err = capsys.readouterr().err.strip()  # the recorded comparison has the run's own lr
+    assert "--output" in err and "another config or --set" in err and len(err.splitlines()) == 1
+    assert RunDir(out).rows() == rows
 
 
 @pytest.mark.parametrize("args, field", [

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from nas.commands.fidelity import add_job_run_arguments, job_run_overrides, resumed
+from nas.commands.fidelity import (
+    add_job_run_arguments,
+    job_run_overrides,
+    resumed,
+    same_study,
+)
 
 HELP = ("train a run's top K architectures and a reference under one identical, longer recipe "
         "and compare accuracy, FLOPs, params and reward")
@@ -15,11 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "comparison's own directory (resume it)")
     parser.add_argument("--reference", metavar="ARCH", help="preset name or block-table YAML "
                         "(e.g. efficientnet-b0-small); required for a new comparison")
-    parser.add_argument("--top", type=int, default=3, metavar="K",
+    parser.add_argument("--top", type=int, metavar="K",
                         help="the run's best K distinct architectures (default 3)")
     parser.add_argument("--epochs", type=int, metavar="E",
                         help="training epochs of every job (default 3 x the run's proxy epochs)")
-    parser.add_argument("--seeds", type=int, default=2, metavar="S",
+    parser.add_argument("--seeds", type=int, metavar="S",
                         help="seeds per architecture (default 2)")
     add_job_run_arguments(parser, "override a field of the run's config", "the comparison's "
                           "run directory (default RUN_DIR/compare); an existing comparison "
@@ -27,34 +33,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from nas.compare import (
         STUDY_FILE,
         Comparison,
         compare_rows,
-        make_comparison,
         summarize,
         summary_table,
         write_outputs,
     )
     from nas.job_space import JobSpace, run_config, run_jobs
     from search_space import load_arch
-    from search_space.errors import SpecError
 
     overrides = job_run_overrides(args)
     output = Path(args.output) if args.output else Path(args.run_dir) / "compare"
     resume_dir = next((Path(p) for p in (args.run_dir, output)
                        if (Path(p) / STUDY_FILE).is_file()), None)
-    if resume_dir is not None:
-        comparison, output = resumed(Comparison.from_yaml(resume_dir / STUDY_FILE), args), \
-            resume_dir
-        print(f"resuming the comparison in {output}", flush=True)
+    if resume_dir is None:
+        comparison = _new_comparison(args, overrides)
     else:
-        if not args.reference:
-            raise SpecError("--reference", None, "required: the architecture to beat")
-        comparison = make_comparison(Path(args.run_dir), load_arch(args.reference), args.top,
-                                     args.epochs, args.seeds, overrides)
+        comparison, output = Comparison.from_yaml(resume_dir / STUDY_FILE), resume_dir
+        if args.overrides and args.reference and Path(args.run_dir) != resume_dir:
+            # the command that started it, again: it must ask for the same comparison
+            asked = _new_comparison(args, overrides)
+            comparison = same_study(comparison, asked, "compare", output, {
+                "--top": (asked.top, comparison.top), "--seeds": (asked.seeds, comparison.seeds),
+                "--epochs": (asked.config.proxy.epochs, comparison.config.proxy.epochs),
+                "--reference": (asked.archs[-1], comparison.archs[-1])})
+        else:  # flags given may only agree with the recorded comparison
+            kept = comparison.archs[-1]
+            other = args.reference and not _same_table(load_arch(args.reference), kept)
+            comparison = resumed(comparison, args, {
+                "--top": (args.top, comparison.top), "--seeds": (args.seeds, comparison.seeds),
+                "--epochs": (args.epochs, comparison.config.proxy.epochs),
+                "--reference": (args.reference if other else None,
+                                kept.name or "another arch")})
+        print(f"resuming the comparison in {output}", flush=True)
     jobs = comparison.specs()
     config = comparison.config
     print(f"compare: {', '.join(comparison.labels)} x {comparison.seeds} seed(s), "
@@ -74,3 +87,20 @@ def main(args: argparse.Namespace) -> int:
     print(f"\n{verdict} (FLOPs = multiply-adds)")
     print("written: " + ", ".join(str(p) for p in written))
     return 0
+
+
+def _new_comparison(args: argparse.Namespace, overrides: list[str]):
+    from nas.compare import make_comparison
+    from search_space import load_arch
+    from search_space.errors import SpecError
+
+    if not args.reference:
+        raise SpecError("--reference", None, "required: the architecture to beat")
+    return make_comparison(Path(args.run_dir), load_arch(args.reference),
+                           3 if args.top is None else args.top, args.epochs,
+                           2 if args.seeds is None else args.seeds, overrides)
+
+
+def _same_table(a, b) -> bool:
+    """A reference is the same block table under any name."""
+    return a.replace(name="") == b.replace(name="")

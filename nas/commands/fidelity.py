@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 HELP = ("proxy rank fidelity: train K architectures under the config (short) and with --long "
         "overrides (long), S seeds each, and compare their ranks")
@@ -13,9 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "name (K archs sampled from its space), a search's run directory (K of "
                         "its trained archs, spread over the reward ranks), or a fidelity "
                         "study's own directory (resume it)")
-    parser.add_argument("--archs", type=int, default=8, metavar="K",
-                        help="architectures (default 8)")
-    parser.add_argument("--seeds", type=int, default=2, metavar="S",
+    parser.add_argument("--archs", type=int, metavar="K", help="architectures (default 8)")
+    parser.add_argument("--seeds", type=int, metavar="S",
                         help="seeds per architecture and setting (default 2)")
     parser.add_argument("--long", action="append", default=[], metavar="KEY=VALUE",
                         help="the long setting's change to the config, e.g. proxy.epochs=6 "
@@ -39,9 +39,10 @@ def job_run_overrides(args: argparse.Namespace) -> list[str]:
     return list(args.overrides) + ([f"address={args.address}"] if args.address else [])
 
 
-def resumed(study, args: argparse.Namespace):
+def resumed(study, args: argparse.Namespace, recorded: dict[str, tuple[Any, Any]]):
     """A recorded study (fidelity or compare) resumes as recorded: `--set` cannot change what
-    it trains; `--address` may move it to a cluster."""
+    it trains, nor can a flag in `recorded` (flag -> (given or None, recorded value)) that
+    differs; `--address` may move it to a cluster."""
     import dataclasses
 
     from search_space.errors import SpecError
@@ -49,10 +50,46 @@ def resumed(study, args: argparse.Namespace):
     if args.overrides:
         raise SpecError("--set", args.overrides[0], "a recorded study resumes as it was "
                         "recorded; start a new one with another --output")
+    for flag, (given, kept) in recorded.items():
+        if given is not None and given != kept:
+            raise SpecError(flag, given, f"this study was recorded with {kept} and resumes as "
+                            "recorded; start a new one with another --output")
     if not args.address:
         return study
     return dataclasses.replace(study, config=dataclasses.replace(study.config,
                                                                  address=args.address))
+
+
+def _new_study(args: argparse.Namespace, overrides: list[str]):
+    from nas.fidelity_study import study_from_source
+
+    return study_from_source(args.source, 8 if args.archs is None else args.archs,
+                             2 if args.seeds is None else args.seeds, args.long, overrides)
+
+
+def _same_study(recorded, asked, args: argparse.Namespace, output):
+    """`asked` (its `--address` aside) must be `recorded`; the one that resumes is `asked`."""
+    return same_study(recorded, asked, "fidelity", output, {
+        "--archs": (len(asked.archs), len(recorded.archs)),
+        "--seeds": (asked.seeds, recorded.seeds), "--long": (asked.long, recorded.long)})
+
+
+def same_study(recorded, asked, verb: str, output, flags: dict[str, tuple[Any, Any]]):
+    """`asked` when it is `recorded` but for the cluster (`config.address`); else a SpecError
+    naming the first flag in `flags` (flag -> (asked, recorded)) that differs."""
+    import dataclasses
+
+    from search_space.errors import SpecError
+
+    def unaddressed(study):
+        return dataclasses.replace(study, config=dataclasses.replace(study.config, address=None))
+
+    if unaddressed(asked) == unaddressed(recorded):
+        return asked
+    differs = next((flag for flag, (a, r) in flags.items() if a != r), "config or --set")
+    raise SpecError("--output", str(output), f"holds a {verb} study recorded with another "
+                    f"{differs}; resume it with `nas-search {verb} {output}`, or start a new "
+                    "one with another --output")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -64,7 +101,6 @@ def main(args: argparse.Namespace) -> int:
         Study,
         default_output,
         fidelity_rows,
-        study_from_source,
     )
     from nas.job_space import JobSpace, run_config, run_jobs
     from search_space import Arch
@@ -72,14 +108,19 @@ def main(args: argparse.Namespace) -> int:
     overrides = job_run_overrides(args)
     resume_dir = next((Path(p) for p in (args.output, args.source)
                        if p and (Path(p) / STUDY_FILE).is_file()), None)
-    if resume_dir is not None:
-        study = resumed(Study.from_yaml(resume_dir / STUDY_FILE), args)
-        reference, output = Arch.from_yaml(resume_dir / "reference.yaml"), resume_dir
-        print(f"resuming the fidelity study in {output}", flush=True)
-    else:
-        study, reference, run_dir = study_from_source(args.source, args.archs, args.seeds,
-                                                      args.long, overrides)
+    if resume_dir is None:
+        study, reference, run_dir = _new_study(args, overrides)
         output = Path(args.output) if args.output else default_output(study, run_dir)
+    else:
+        study, output = Study.from_yaml(resume_dir / STUDY_FILE), resume_dir
+        reference = Arch.from_yaml(resume_dir / "reference.yaml")
+        if Path(args.source) == resume_dir:  # `fidelity STUDY_DIR`: flags may only agree
+            study = resumed(study, args, {
+                "--archs": (args.archs, len(study.archs)), "--seeds": (args.seeds, study.seeds),
+                "--long": (" ".join(args.long) or None, " ".join(study.long))})
+        else:  # the command that started it, again: it must ask for the same study
+            study = _same_study(study, _new_study(args, overrides)[0], args, output)
+        print(f"resuming the fidelity study in {output}", flush=True)
     jobs = study.specs()
     print(f"fidelity '{study.config.name}': {len(study.archs)} architectures x 2 settings x "
           f"{study.seeds} seed(s) = {len(jobs)} trainings; long = {' '.join(study.long)}",
