@@ -102,14 +102,15 @@ class Parallel:
 
 
 class _Paths(nn.Module):
-    """One forward call for every path of a step, so DDP sees one graph per step."""
+    """One forward call for every path of a step, so DDP sees one graph per step; `dropout`
+    is the recipe's override of the classifier dropout (None: the skeleton's)."""
 
-    def __init__(self, supernet: Supernet):
+    def __init__(self, supernet: Supernet, dropout: float | None = None):
         super().__init__()
-        self.supernet = supernet
+        self.supernet, self.dropout = supernet, dropout
 
     def forward(self, x: torch.Tensor, archs: Sequence[Arch]) -> tuple[torch.Tensor, ...]:
-        return tuple(self.supernet(x, arch) for arch in archs)
+        return tuple(self.supernet(x, arch, self.dropout) for arch in archs)
 
 
 def extremes(space: SearchSpace) -> tuple[Arch, Arch]:
@@ -176,7 +177,8 @@ def train_supernet(space: SearchSpace, proxy: ProxyConfig, cfg: SupernetConfig,
 
     Args:
         space: the search space.
-        proxy: the training recipe and data (its `epochs` is replaced by ``cfg.epochs``).
+        proxy: the training recipe and data (its `epochs` is replaced by ``cfg.epochs``; its
+            `dropout` override reaches every path, `drop_path` none: paths run without it).
         cfg: supernet settings.
         checkpoint: file written after every epoch by rank 0; if it exists, training resumes
             after its last epoch.
@@ -206,7 +208,7 @@ def _train(space: SearchSpace, recipe: ProxyConfig, cfg: SupernetConfig,
         supernet.load_state_dict(state["supernet"])
         optimizer.load_state_dict(state["optimizer"])
         start, history = state["epoch"], list(state["history"])
-    model = parallel.wrap(_Paths(supernet))
+    model = parallel.wrap(_Paths(supernet, recipe.dropout))
     train, _ = data.on(rt.device)
     steps = steps_per_epoch(train, recipe.batch_size)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)

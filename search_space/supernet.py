@@ -235,8 +235,9 @@ class Supernet(nn.Module):
         self.head = ElasticConvBn(in_chs, ref.head, 1)
         self.classifier = nn.Linear(ref.head, num_classes)
 
-    def forward(self, x: Tensor, arch: Arch) -> Tensor:
-        """Logits of `arch`'s path (`arch` must lie in the space)."""
+    def forward(self, x: Tensor, arch: Arch, dropout: float | None = None) -> Tensor:
+        """Logits of `arch`'s path (`arch` must lie in the space); `dropout` overrides the
+        classifier dropout the skeleton fixes (a training recipe's choice, not the arch's)."""
         self.space.encode(arch)  # SpecError for an arch outside the space
         ref = self.space.reference
         x = self.act(self.stem(x, ref.stem, 3, ref.stem_stride))
@@ -244,7 +245,8 @@ class Supernet(nn.Module):
             for r in range(stage.repeats):
                 x = slots[r](x, stage, stage.stride if r == 0 else 1, self.act)
         x = self.act(self.head(x, ref.head, 1))
-        x = F.dropout(x.mean((2, 3)), arch.dropout, self.training)
+        x = F.dropout(x.mean((2, 3)), arch.dropout if dropout is None else dropout,
+                      self.training)
         return self.classifier(x)
 
     def path_state(self, arch: Arch) -> State:

@@ -1,5 +1,7 @@
 """Supernet training: SPOS / sandwich steps, per-epoch checkpoints, exact resume, scoring."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -49,6 +51,22 @@ def test_sandwich_steps_train_largest_smallest_and_random():
     assert large.stages[0].out >= small.stages[0].out
     supernet = train_supernet(space, PROXY, SupernetConfig(epochs=1, sampling="sandwich"))
     assert len(supernet.history) == 1
+
+
+def test_the_recipes_dropout_reaches_every_path():
+    space = load_space("b0")
+    arch = space.sample(np.random.default_rng(0))
+    supernet = train_supernet(space, PROXY, SupernetConfig(epochs=1)).train()
+    x = torch.randn(4, 3, 16, 16)
+    torch.manual_seed(0)
+    assert torch.equal(supernet(x, arch, 0.0), supernet(x, arch, 0.0))  # BN alone: no noise
+    assert not torch.equal(supernet(x, arch), supernet(x, arch))  # the skeleton's 0.2
+    trained = {p: train_supernet(space, dataclasses.replace(PROXY, dropout=p),
+                                 SupernetConfig(epochs=1)).state_dict()
+               for p in (None, 0.2, 0.0)}
+    weights = [s["classifier.weight"] for s in trained.values()]
+    assert torch.equal(weights[0], weights[1])  # b0 fixes 0.2: the same training
+    assert not torch.equal(weights[0], weights[2])  # the recipe's 0 trains without it
 
 
 def test_scores_are_accuracies_from_inherited_weights():
