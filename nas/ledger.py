@@ -150,7 +150,7 @@ class Ledger:
                 self._pending[key] = self._requeue.pop(0)  # still in flight: nothing to save
             else:
                 self._pending[key] = self.space.encode(self.controller.ask())
-                self._save()
+                self._save()  # even if rejected below: restore must not tell an unsaved ask
             if self.space.in_band(self.space.decode(self._pending[key])):
                 return list(self._pending[key])
             self._finish(key, REJECTED, f"rejected-{len(self.rows)}")

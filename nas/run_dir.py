@@ -131,9 +131,8 @@ class RunDir:
         data = self._journal_bytes()
         *lines, tail = data.split(b"\n")
         rows = [self._row(i, line) for i, line in enumerate(lines, 1)]
-        if tail and _parse_row(tail) is not None:
-            rows.append(_parse_row(tail))  # whole, only its newline was lost
-        return rows
+        last = _parse_row(tail) if tail else None
+        return rows if last is None else [*rows, last]  # whole, only its newline was lost
 
     def _journal_bytes(self) -> bytes:
         try:
