@@ -1,8 +1,14 @@
-"""A fidelity study: which architectures, the short and long proxy configs, the seeds.
+"""A fidelity study: which architectures, the short and long settings, the seeds.
 
-Each (arch, setting, seed) is one job, trained as one Ray trial of a run directory through
+Each (arch, setting, seed) is one job, run as one Ray trial of a run directory through
 `nas.job_space` (so `status` works and a killed study resumes); each row carries the job's
 `arch_id`, `setting` and `seed`, and its proxy config is the setting's with seed + `seed`.
+
+A setting is how an architecture is evaluated: its `evaluator` (``proxy``: trained standalone;
+``supernet``: scored with inherited weights), its proxy recipe and its supernet settings. With
+``supernet``, one supernet per seed (proxy seed + `seed`) is trained in the driver before the
+trials, at ``supernet-SETTING-sSEED.pt`` in the study's directory (per-epoch checkpoints: a
+killed study resumes its training), and that setting's jobs score against it.
 
 The study is saved as ``fidelity-study.yaml`` in its run directory, so `nas-search fidelity DIR`
 on that directory rebuilds the same jobs and resumes.
@@ -24,7 +30,7 @@ from nas.fidelity import CSV_COLUMNS, Job, make_jobs, sample_archs, spread_ranks
 from nas.job_space import JobSpec, read_study
 from nas.run_dir import SCORED, RunDir
 from nas.schema import from_data, to_data
-from objectives import ProxyConfig
+from objectives import ProxyConfig, SupernetConfig
 from search_space import Arch
 from search_space.errors import SpecError
 
@@ -41,36 +47,90 @@ class Study:
     tokens: tuple[tuple[int, ...], ...]  # each arch's tokens in its source space
     seeds: int
     long: tuple[str, ...]  # the --long overrides, for people reading the study file
+    long_evaluator: str = "proxy"
+    long_supernet: SupernetConfig = SupernetConfig()
 
     @property
     def jobs(self) -> list[Job]:
         return make_jobs(len(self.archs), self.seeds)
 
+    def evaluator(self, setting: str) -> str:
+        return self.config.evaluator if setting == "short" else self.long_evaluator
+
+    def supernet_config(self, setting: str) -> SupernetConfig:
+        return self.config.supernet if setting == "short" else self.long_supernet
+
     def proxy(self, job: Job) -> ProxyConfig:
         base = self.config.proxy if job.setting == "short" else self.long_proxy
         return dataclasses.replace(base, seed=base.seed + job.seed)
 
-    def specs(self) -> list[JobSpec]:
-        """One `JobSpec` per job: the arch, its columns and its proxy config."""
+    def supernets(self, folder: Path) -> dict[tuple[str, int], Path]:
+        """(setting, seed) -> checkpoint file, for each setting scored by a supernet."""
+        return {(setting, seed): (folder / f"supernet-{setting}-s{seed}.pt").resolve()
+                for setting in ("short", "long") if self.evaluator(setting) == "supernet"
+                for seed in range(self.seeds)}
+
+    def specs(self, folder: Path) -> list[JobSpec]:
+        """One `JobSpec` per job: the arch, its columns, its proxy config and, where its
+        setting is scored by a supernet, that supernet (its checkpoint in `folder`)."""
+        checkpoints = self.supernets(folder)
+
+        def supernet(job: Job) -> dict[str, Any] | None:
+            if (job.setting, job.seed) not in checkpoints:
+                return None
+            return {"checkpoint": str(checkpoints[job.setting, job.seed]),
+                    "space": self.config.space,
+                    **dataclasses.asdict(self.supernet_config(job.setting))}
+
         return [JobSpec(self.archs[j.arch_id].replace(name=_job_name(j)),
                         {"arch_id": j.arch_id, "setting": j.setting, "seed": j.seed,
-                         "arch_tokens": list(self.tokens[j.arch_id])}, self.proxy(j))
+                         "arch_tokens": list(self.tokens[j.arch_id])}, self.proxy(j),
+                        supernet(j))
                 for j in self.jobs]
 
     def to_yaml(self) -> str:
         data = {"config": to_data(self.config), "long": list(self.long),
-                "long_proxy": to_data(self.long_proxy), "seeds": self.seeds,
+                "long_proxy": to_data(self.long_proxy), "long_evaluator": self.long_evaluator,
+                "long_supernet": to_data(self.long_supernet), "seeds": self.seeds,
                 "archs": [{"tokens": list(t), "arch": a.to_dict()}
                           for a, t in zip(self.archs, self.tokens, strict=True)]}
         return yaml.safe_dump(data, sort_keys=False)
 
     @classmethod
     def from_yaml(cls, path: Path) -> Study:
-        return read_study(path, lambda data: cls(
-            from_data(SearchConfig, data["config"]), from_data(ProxyConfig, data["long_proxy"]),
-            tuple(Arch.from_dict(a["arch"]) for a in data["archs"]),
-            tuple(tuple(a["tokens"]) for a in data["archs"]), int(data["seeds"]),
-            tuple(data["long"])))
+        def build(data: Any) -> Study:
+            config = from_data(SearchConfig, data["config"])
+            supernet = data.get("long_supernet")  # absent from studies before evaluators
+            return cls(config, from_data(ProxyConfig, data["long_proxy"]),
+                       tuple(Arch.from_dict(a["arch"]) for a in data["archs"]),
+                       tuple(tuple(a["tokens"]) for a in data["archs"]), int(data["seeds"]),
+                       tuple(data["long"]), data.get("long_evaluator", "proxy"),
+                       config.supernet if supernet is None
+                       else from_data(SupernetConfig, supernet))
+
+        return read_study(path, build)
+
+
+def train_supernets(study: Study, folder: Path, progress=print) -> None:
+    """Train (or finish, or skip) each supernet the study's jobs score against, in this
+    process, with one torch thread per `resources.cpu`, as a search's driver does."""
+    from nas.runner import build_space
+    from nas.supernet_trainer import fit_supernet
+    from objectives.supernet_training import load_checkpoint
+
+    checkpoints = study.supernets(folder)
+    space = build_space(study.config) if checkpoints else None
+    threads = study.config.proxy.threads or max(1, int(study.config.resources.cpu))
+    for (setting, seed), checkpoint in checkpoints.items():
+        cfg = study.supernet_config(setting)
+        done = load_checkpoint(checkpoint, space)["epoch"] if checkpoint.is_file() else 0
+        if done >= cfg.epochs:
+            continue
+        proxy = dataclasses.replace(study.proxy(Job(0, setting, seed)), threads=threads)
+        progress(f"supernet for {setting} seed {seed}: epochs {done + 1}..{cfg.epochs} "
+                 f"({cfg.sampling} sampling) -> {checkpoint.name}")
+        fit_supernet(space, proxy, cfg, checkpoint, on_epoch=lambda e, cfg=cfg: progress(
+            f"  epoch {e['epoch']}/{cfg.epochs}  loss {e['loss']:.3f}  {e['seconds']:.1f}s"))
 
 
 def _job_name(job: Job) -> str:
@@ -78,13 +138,14 @@ def _job_name(job: Job) -> str:
 
 
 def check_long(long: list[str]) -> None:
-    """The --long overrides: at least one, each a proxy.* key."""
+    """The --long overrides: at least one, each a proxy.* or supernet.* key or `evaluator`."""
     if not long:
         raise SpecError("--long", None, "give at least one KEY=VALUE, e.g. proxy.epochs=6")
     for item in long:
-        if not item.startswith("proxy."):
-            raise SpecError("--long", item, "must change a proxy.* key (the settings differ "
-                            "only in how each architecture is trained)")
+        if not item.startswith(("proxy.", "supernet.", "evaluator=")):
+            raise SpecError("--long", item, "must change a proxy.* or supernet.* key or "
+                            "evaluator (the settings differ only in how each architecture is "
+                            "evaluated)")
         if "=" not in item:
             raise SpecError("--long", item, "must be KEY=VALUE, e.g. proxy.epochs=6")
 
@@ -102,7 +163,7 @@ def study_from_source(source: str, archs: int, seeds: int, long: list[str],
     path = RunDir.open(run_dir).path / "config.yaml" if run_dir else config_path(source)
     check_long(long)
     config = load_config(str(path), overrides)
-    long_proxy = load_config(str(path), [*overrides, *long]).proxy
+    long_config = load_config(str(path), [*overrides, *long])
     if run_dir is None:
         space = build_space(config)
         picked = sample_archs(space, archs, config.seed)
@@ -115,7 +176,12 @@ def study_from_source(source: str, archs: int, seeds: int, long: list[str],
         picked, tokens = _from_run(RunDir(run_dir), archs)
         reference = Arch.from_yaml(run_dir / "reference.yaml") \
             if (run_dir / "reference.yaml").is_file() else picked[0]
-    study = Study(config, long_proxy, tuple(picked), tuple(tokens), seeds, tuple(long))
+    study = Study(config, long_config.proxy, tuple(picked), tuple(tokens), seeds, tuple(long),
+                  long_config.evaluator, long_config.supernet)
+    for setting in ("short", "long"):
+        if study.evaluator(setting) == "supernet" and study.supernet_config(setting).workers > 1:
+            raise SpecError("supernet.workers", study.supernet_config(setting).workers,
+                            "a fidelity study trains its supernets in its driver: use 1")
     return study, reference, run_dir
 
 

@@ -31,6 +31,7 @@ class JobSpec:
     arch: Arch
     fields: dict[str, Any] = field(default_factory=dict)
     proxy: ProxyConfig | None = None  # None: the run's proxy config as it is
+    supernet: dict[str, Any] | None = None  # score with this trained supernet (`supernet_score`)
 
 
 class JobSpace:
@@ -61,30 +62,38 @@ class JobSpace:
         return dict(self.jobs[tokens[0]].fields)
 
     def trial_config(self, tokens: list[int]) -> dict[str, Any]:
-        """The job's changes to the run's proxy config, applied inside the trial."""
-        proxy = self.jobs[tokens[0]].proxy
-        if proxy is None:
-            return {}
-        base, own = dataclasses.asdict(self.proxy), dataclasses.asdict(proxy)
-        return {"proxy": {k: v for k, v in own.items() if base[k] != v}}
+        """The job's changes to the run's proxy config, and its supernet if it is scored by
+        one, applied inside the trial."""
+        job = self.jobs[tokens[0]]
+        config = {"supernet": dict(job.supernet)} if job.supernet else {}
+        if job.proxy is None:
+            return config
+        base, own = dataclasses.asdict(self.proxy), dataclasses.asdict(job.proxy)
+        return {**config, "proxy": {k: v for k, v in own.items() if base[k] != v}}
 
 
 def run_config(config: SearchConfig, name: str, jobs: int) -> SearchConfig:
-    """The config a job run records: one trial per job, no early stopping."""
+    """The config a job run records: one trial per job (each job says how it is evaluated),
+    no early stopping."""
     return dataclasses.replace(
         config, name=name, budget=dataclasses.replace(config.budget, num_samples=jobs),
-        early_stopping=dataclasses.replace(config.early_stopping, asha=False))
+        early_stopping=dataclasses.replace(config.early_stopping, asha=False),
+        evaluator="proxy")
 
 
 def run_jobs(config: SearchConfig, space: JobSpace, output: Path, files: dict[str, str],
-             progress: Callable[[str], None] = print) -> RunDir:
-    """Train every job not yet journaled in `output` (created with `files` if new)."""
+             progress: Callable[[str], None] = print,
+             prepare: Callable[[Path], None] | None = None) -> RunDir:
+    """Train every job not yet journaled in `output` (created with `files` if new); `prepare`
+    is called with the run directory first (e.g. to train the jobs' supernets there)."""
     import controllers
     from nas.runner import search
 
     if not (output / "config.yaml").is_file():
         RunDir.create(output, config.to_yaml(),
                       {"reference.yaml": space.reference.to_yaml(), **files})
+    if prepare is not None:
+        prepare(output)
     parts = (space, controllers.make("grid", space), len(space.jobs))
     return search(config, output, resume=True, progress=progress, parts=parts)
 

@@ -13,6 +13,7 @@ import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nas.config import ObjectiveConfig
@@ -62,12 +63,38 @@ def proxy_evaluate(arch: Arch, proxy: ProxyConfig, report: Report,
             "epochs": result.epochs, "train_seconds": result.train_seconds}
 
 
+def supernet_score(arch: Arch, proxy: ProxyConfig, report: Report,
+                   spec: dict[str, Any]) -> dict[str, Any]:
+    """Score `arch` with inherited weights of the supernet trained at ``spec["checkpoint"]``
+    over ``spec["space"]`` (the other keys: its `SupernetConfig`); a job of a fidelity study
+    whose setting has ``evaluator: supernet``."""
+    from objectives import SupernetConfig, load_dataset, score_candidates
+
+    settings = {k: v for k, v in spec.items() if k not in ("checkpoint", "space")}
+    supernet = _supernet(spec["space"], spec["checkpoint"])
+    [score] = score_candidates(supernet, [arch], proxy, SupernetConfig(**settings),
+                               load_dataset(proxy.data))
+    return {"status": "ok", "accuracy": score["accuracy"], "train_seconds": score["seconds"]}
+
+
+@functools.lru_cache(maxsize=2)
+def _supernet(space: str, checkpoint: str):
+    """A worker keeps the supernet it last loaded: its next trials score with it too."""
+    from objectives import load_supernet
+    from search_space import load_space
+
+    return load_supernet(load_space(space), Path(checkpoint))
+
+
 def evaluate_arch(arch: Arch, setup: TrialSetup, report: Report,
-                  weights_to: str | None = None) -> dict[str, Any]:
-    """Evaluate one candidate and return its final metrics; never raises."""
+                  weights_to: str | None = None,
+                  supernet: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Evaluate one candidate and return its final metrics; never raises. With `supernet`
+    (see `supernet_score`) it is scored with inherited weights instead of trained."""
     counts = analytic_counts(arch, arch.resolution, setup.objective.num_classes)
     fixed = {"flops": counts.flops, "params": counts.params,
-             "proxy_resolution": setup.proxy.resolution, "evaluator": "proxy"}
+             "proxy_resolution": setup.proxy.resolution,
+             "evaluator": "supernet" if supernet else "proxy"}
 
     start = time.perf_counter()
 
@@ -79,8 +106,12 @@ def evaluate_arch(arch: Arch, setup: TrialSetup, report: Report,
         report({**metrics, **fixed, "reward": reward, "status": "running",
                 "epochs": metrics["epoch"], "train_seconds": time.perf_counter() - start})
 
-    evaluate = (load_evaluator(setup.evaluate) if setup.evaluate
-                else functools.partial(proxy_evaluate, weights_to=weights_to))
+    if supernet:
+        evaluate = functools.partial(supernet_score, spec=supernet)
+    elif setup.evaluate:
+        evaluate = load_evaluator(setup.evaluate)
+    else:
+        evaluate = functools.partial(proxy_evaluate, weights_to=weights_to)
     try:
         final = {"epochs": 0, **evaluate(arch, setup.proxy, report_epoch)}
     except Exception as err:  # noqa: BLE001 - a failed candidate is a result, not a crash
@@ -114,5 +145,5 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
         from nas.weights_keeper import trial_weights
 
         weights_to = str(trial_weights(setup.weights_dir, tune.get_context().get_trial_id()))
-    final = evaluate_arch(arch, setup, tune.report, weights_to)
+    final = evaluate_arch(arch, setup, tune.report, weights_to, config.get("supernet"))
     tune.report({**final, "epoch": final["epochs"]})

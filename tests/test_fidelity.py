@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from nas.fidelity import make_jobs, spread_ranks, statistics, write_outputs
+from search_space.errors import SpecError
 
 
 def _rows(long_of, archs: int = 8, seeds: int = 2, noise: float = 0.0) -> pd.DataFrame:
@@ -67,12 +68,13 @@ def test_failed_jobs_leave_their_arch_out():
     assert figures["archs_compared"] == 7 and figures["failed_jobs"] == 2
 
 
-def test_each_job_carries_its_seed_and_setting_to_the_trial():
+def test_each_job_carries_its_seed_and_setting_to_the_trial(tmp_path):
     from nas.fidelity_study import study_from_source
     from nas.job_space import JobSpace
 
     study, reference, _ = study_from_source("demo", 2, 2, ["proxy.epochs=3"], [])
-    space = JobSpace(study.specs(), reference, study.config.proxy)
+    assert study.supernets(tmp_path) == {}  # both settings train standalone
+    space = JobSpace(study.specs(tmp_path), reference, study.config.proxy)
     configs = {(j.fields["arch_id"], j.fields["setting"], j.fields["seed"]):
                space.trial_config([i]) for i, j in enumerate(space.jobs)}
     assert configs[(0, "short", 0)] == {"proxy": {}}
@@ -81,6 +83,30 @@ def test_each_job_carries_its_seed_and_setting_to_the_trial():
     for i, job in enumerate(space.jobs):  # one decision: which job, and back
         assert space.encode(space.decode([i])) == [i]
         assert space.row_fields([i])["arch_id"] == job.fields["arch_id"]
+
+
+def test_a_supernet_setting_scores_against_one_supernet_per_seed(tmp_path):
+    from nas.fidelity_study import study_from_source
+    from nas.job_space import JobSpace
+
+    study, reference, _ = study_from_source("oneshot-demo", 2, 2, ["evaluator=proxy"],
+                                            ["supernet.epochs=2"])
+    assert (study.evaluator("short"), study.evaluator("long")) == ("supernet", "proxy")
+    checkpoints = study.supernets(tmp_path)
+    assert sorted(checkpoints) == [("short", 0), ("short", 1)]
+    space = JobSpace(study.specs(tmp_path), reference, study.config.proxy)
+    for i, job in enumerate(space.jobs):
+        config = space.trial_config([i])
+        setting, seed = job.fields["setting"], job.fields["seed"]
+        if setting == "long":
+            assert "supernet" not in config
+            continue
+        assert config["supernet"]["checkpoint"] == str(checkpoints[("short", seed)])
+        assert config["supernet"]["space"] == "b0" and config["supernet"]["epochs"] == 2
+    with pytest.raises(SpecError, match="supernet.workers"):
+        study_from_source("oneshot-demo", 2, 1, ["evaluator=proxy"], ["supernet.workers=2"])
+    with pytest.raises(SpecError, match="--long"):
+        study_from_source("demo", 2, 1, ["space=b0-small"], [])
 
 
 @pytest.mark.parametrize("text", ["", "config: {}\n", "[1, 2]\n", "archs: 3\nconfig: x\n"])

@@ -119,3 +119,38 @@ def test_bad_input_is_one_line_without_traceback(verb):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_supernet_short_setting_against_standalone_training(ray_local, tmp_path, capsys):
+    import dataclasses
+
+    from nas.fidelity import Job
+    from nas.fidelity_study import STUDY_FILE, Study
+    from objectives import load_dataset, load_supernet, score_candidates
+    from search_space import load_space
+
+    out = tmp_path / "evaluators"
+    command = ["fidelity", "oneshot-demo", "--archs", "3", "--seeds", "2", "--long",
+               "evaluator=proxy", "--output", str(out)]
+    for setting in ("supernet.epochs=1", "supernet.calibration=16", "supernet.holdout=0",
+                    "proxy.epochs=1", "proxy.train_size=64", "proxy.val_size=32",
+                    "proxy.resolution=16", "proxy.warmup_epochs=0"):
+        command += ["--set", setting]
+    assert main(command) == 0
+    assert "supernet for short seed 1" in capsys.readouterr().out
+    figures = json.loads((out / "fidelity.json").read_text())
+    assert figures["archs_compared"] == 3 and "seed_tau_short" in figures
+    rows = RunDir(out).rows()
+    assert {(r["setting"], r["evaluator"]) for r in rows} == {("short", "supernet"),
+                                                             ("long", "proxy")}
+    # a short row is the score of its arch inside its seed's supernet
+    study = Study.from_yaml(out / STUDY_FILE)
+    row = next(r for r in rows if (r["arch_id"], r["setting"], r["seed"]) == (1, "short", 1))
+    proxy = dataclasses.replace(study.proxy(Job(1, "short", 1)), threads=1)
+    supernet = load_supernet(load_space("b0"), out / "supernet-short-s1.pt")
+    [score] = score_candidates(supernet, [study.archs[1]], proxy, study.config.supernet,
+                               load_dataset(proxy.data))
+    assert row["accuracy"] == score["accuracy"]
+    assert main(command) == 0  # resumes: nothing trained again, supernets included
+    assert "supernet for" not in capsys.readouterr().out
+    assert RunDir(out).rows() == rows

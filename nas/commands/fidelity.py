@@ -101,6 +101,7 @@ def main(args: argparse.Namespace) -> int:
         Study,
         default_output,
         fidelity_rows,
+        train_supernets,
     )
     from nas.job_space import JobSpace, run_config, run_jobs
     from search_space import Arch
@@ -121,14 +122,18 @@ def main(args: argparse.Namespace) -> int:
         else:  # the command that started it, again: it must ask for the same study
             study = _same_study(study, _new_study(args, overrides)[0], args, output)
         print(f"resuming the fidelity study in {output}", flush=True)
-    jobs = study.specs()
+    jobs = study.specs(output)
     print(f"fidelity '{study.config.name}': {len(study.archs)} architectures x 2 settings x "
-          f"{study.seeds} seed(s) = {len(jobs)} trainings; long = {' '.join(study.long)}",
-          flush=True)
+          f"{study.seeds} seed(s) = {len(jobs)} jobs; short: {study.evaluator('short')}, "
+          f"long: {study.evaluator('long')} ({' '.join(study.long)})", flush=True)
     space = JobSpace(jobs, reference, study.config.proxy)
     config = run_config(study.config, f"fidelity-{study.config.name}", len(jobs))
-    run = run_jobs(config, space, output, {STUDY_FILE: study.to_yaml()},
-                   progress=lambda line: print(line, flush=True))
+
+    def progress(line: str) -> None:
+        print(line, flush=True)
+
+    run = run_jobs(config, space, output, {STUDY_FILE: study.to_yaml()}, progress,
+                   prepare=lambda folder: train_supernets(study, folder, progress))
     rows = fidelity_rows(run.path)
     figures = statistics(rows)
     written = write_outputs(rows, figures, run.path)
