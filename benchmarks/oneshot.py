@@ -61,7 +61,10 @@ def main() -> None:
           f"{cfg.holdout or len(data.val)} held-out images, 1 thread")
 
     start = time.perf_counter()
-    supernet = train_supernet(space, proxy, cfg, data=data)
+    every = max(1, cfg.epochs // 10)
+    supernet = train_supernet(space, proxy, cfg, data=data, on_epoch=lambda e: print(
+        f"  epoch {e['epoch']}/{cfg.epochs}  loss {e['loss']:.3f}", flush=True)
+        if e["epoch"] % every == 0 else None)
     print(f"supernet training: {time.perf_counter() - start:.1f} s "
           f"(final loss {supernet.history[-1]['loss']:.3f})")
 
