@@ -67,7 +67,7 @@ def _new_study(args: argparse.Namespace, overrides: list[str]):
                              2 if args.seeds is None else args.seeds, args.long, overrides)
 
 
-def _same_study(recorded, asked, args: argparse.Namespace, output):
+def _same_study(recorded, asked, output):
     """`asked` (its `--address` aside) must be `recorded`; the one that resumes is `asked`."""
     return same_study(recorded, asked, "fidelity", output, {
         "--archs": (len(asked.archs), len(recorded.archs)),
@@ -120,7 +120,7 @@ def main(args: argparse.Namespace) -> int:
                 "--archs": (args.archs, len(study.archs)), "--seeds": (args.seeds, study.seeds),
                 "--long": (" ".join(args.long) or None, " ".join(study.long))})
         else:  # the command that started it, again: it must ask for the same study
-            study = _same_study(study, _new_study(args, overrides)[0], args, output)
+            study = _same_study(study, _new_study(args, overrides)[0], output)
         print(f"resuming the fidelity study in {output}", flush=True)
     jobs = study.specs(output)
     print(f"fidelity '{study.config.name}': {len(study.archs)} architectures x 2 settings x "
