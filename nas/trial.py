@@ -1,4 +1,4 @@
-"""The Ray Tune trial: block table -> FLOPs and params -> proxy training (or a supernet score) -> metrics.
+"""The Ray Tune trial: block table -> FLOPs and params -> training or supernet score -> metrics.
 
 It runs in a Ray worker. Every report is self-contained (accuracy, FLOPs, params, reward so far);
 the last one carries the final `status`. An exception inside the trial ends it as `failed` with
