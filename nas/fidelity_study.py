@@ -182,7 +182,19 @@ def study_from_source(source: str, archs: int, seeds: int, long: list[str],
         if study.evaluator(setting) == "supernet" and study.supernet_config(setting).workers > 1:
             raise SpecError("supernet.workers", study.supernet_config(setting).workers,
                             "a fidelity study trains its supernets in its driver: use 1")
+    if _evaluation(study, "short") == _evaluation(study, "long"):
+        raise SpecError("--long", " ".join(long), "leaves both settings evaluating alike (a "
+                        "supernet trains for supernet.epochs, not proxy.epochs)")
     return study, reference, run_dir
+
+
+def _evaluation(study: Study, setting: str) -> tuple:
+    """What decides a setting's scores: its evaluator, and the recipe and supernet it uses."""
+    proxy = study.proxy(Job(0, setting, 0))
+    if study.evaluator(setting) == "proxy":
+        return "proxy", proxy
+    recipe = {**dataclasses.asdict(proxy), "epochs": None}  # supernet.epochs counts instead
+    return "supernet", recipe, study.supernet_config(setting)
 
 
 def _from_run(run: RunDir, k: int) -> tuple[list[Arch], list[tuple[int, ...]]]:

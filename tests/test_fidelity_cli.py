@@ -47,8 +47,8 @@ def test_monotone_long_scores_give_tau_one_and_the_study_resumes(ray_local, tmp_
         assert main(["fidelity", str(out), flag, value]) == 2
         err = capsys.readouterr().err.strip()
         assert flag in err and "recorded with" in err and len(err.splitlines()) == 1
-    assert main(["fidelity", "demo", "--archs", "3", "--long", "proxy.epochs=2",
-                 "--output", str(out)]) == 2  # without the study's --set: another study
+    assert main(["fidelity", "demo", "--archs", "3", "--long", "proxy.epochs=2", "--set",
+                 "proxy.epochs=1", "--output", str(out)]) == 2  # without its hook: another
     err = capsys.readouterr().err.strip()
     assert "--output" in err and "another config or --set" in err and len(err.splitlines()) == 1
     assert RunDir(out).rows() == rows
