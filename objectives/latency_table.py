@@ -299,13 +299,15 @@ class LatencyTable:
         return measure_archs(archs, self.setup, self.resolution, self.num_classes, self.timer,
                              progress)
 
-    def calibrate(self, archs: Iterable[Arch]) -> dict[str, float]:
-        """Time `archs` end to end (`measure`) and store, per skeleton, the median ratio
-        measured / sum of parts; returns the scales set."""
+    def calibrate(self, archs: Iterable[Arch],
+                  progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
+        """Time `archs` end to end (`measure`, reporting `progress(done, total)` over their
+        timings) and store, per skeleton, the median ratio measured / sum of parts; returns the
+        scales set."""
         archs = list(archs)
         self.fill([p for arch in archs for p in self.parts(arch)])
         ratios: dict[str, list[float]] = defaultdict(list)
-        for arch, measured in zip(archs, self.measure(archs)):
+        for arch, measured in zip(archs, self.measure(archs, progress)):
             total = sum(self.entries[p.key] for p in self.parts(arch))
             ratios[self.skeleton(arch)].append(measured / total)
         found = {key: float(np.median(r)) for key, r in ratios.items()}
@@ -374,8 +376,8 @@ def validate(space: SearchSpace, n: int, table: LatencyTable, seed: int = 0,
     """Predict and measure `n` seeded samples of `space`; compare.
 
     The table is filled first (`progress("parts", done, total)`) and calibrated on `calibrate`
-    other samples (0: as it is), then the samples are timed end to end in sweeps
-    (`measure_archs`; `progress("archs", done, total)`).
+    other samples (0: as it is; `progress("calibration archs", ...)`), then the samples are
+    timed end to end in sweeps (`measure_archs`; `progress("archs", done, total)`).
     """
     rng = np.random.default_rng(seed)
     archs = [space.sample(rng) for _ in range(n)]
@@ -383,7 +385,8 @@ def validate(space: SearchSpace, n: int, table: LatencyTable, seed: int = 0,
     table.fill([p for arch in archs + calib for p in table.parts(arch)],
                progress and (lambda done, total: progress("parts", done, total)))
     if calib:
-        table.calibrate(calib)
+        table.calibrate(calib, progress and (
+            lambda done, total: progress("calibration archs", done, total)))
     on_arch = progress and (lambda done, total: progress("archs", done, total))
     measured = table.measure(archs, on_arch)
     rows = [(a.name, table.lookup(a), ms) for a, ms in zip(archs, measured)]  # filled above

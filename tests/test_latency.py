@@ -184,8 +184,11 @@ def test_calibration_scales_a_skeletons_sums_to_its_whole_networks(tmp_path):
     table = LatencyTable(LatencySetup(), tmp_path, timer=timer)
     total = table.predict(TOY)  # uncalibrated: the plain sum
     whole = timer(build_model(TOY), (1, 3, TOY.resolution, TOY.resolution), table.setup).ms
-    scales = table.calibrate([TOY])
+    reports: list[tuple[int, int]] = []
+    scales = table.calibrate([TOY], lambda done, of: reports.append((done, of)))
     assert scales == {table.skeleton(TOY): pytest.approx(whole / total)}
+    sweeps = table.setup.sweeps  # each sweep times the network once, and says so
+    assert reports == [(i, sweeps) for i in range(1, sweeps + 1)]
     assert table.predict(TOY) == pytest.approx(whole)
     # kept on disk with the parts; another skeleton (input side) is not scaled
     reread = LatencyTable(LatencySetup(), tmp_path, timer=CountingTimer())

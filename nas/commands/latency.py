@@ -102,7 +102,8 @@ def _space(args: argparse.Namespace, setup) -> int:
     def progress(what: str, done: int, total: int) -> None:
         bar = bars.get(what)
         if bar is None:
-            bar = bars[what] = tqdm(total=total, unit=what[:-1], desc=f"timing {what}",
+            bar = bars[what] = tqdm(total=total, unit=what.split()[-1][:-1],
+                                    desc=f"timing {what}",
                                     leave=False, disable=args.json)
         bar.update(done - bar.n)
 
@@ -110,7 +111,8 @@ def _space(args: argparse.Namespace, setup) -> int:
         if args.validate is None:
             timed = table.fill(space_parts(space, args.resolution),
                                lambda done, total: progress("parts", done, total))
-            scales = table.calibrate(calibration_archs(space, args.seed))
+            scales = table.calibrate(calibration_archs(space, args.seed), lambda done, total:
+                                     progress("calibration archs", done, total))
         else:
             result = validate(space, args.validate, table, args.seed, progress)
     finally:
