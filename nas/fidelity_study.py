@@ -39,7 +39,7 @@ STUDY_FILE = "fidelity-study.yaml"
 
 @dataclass(frozen=True)
 class Study:
-    """What a fidelity study trains: architectures, the two settings' proxies, seeds."""
+    """What a fidelity study evaluates: architectures, the two settings, seeds."""
 
     config: SearchConfig  # the short setting's config; its proxy is the short proxy
     long_proxy: ProxyConfig
@@ -183,18 +183,28 @@ def study_from_source(source: str, archs: int, seeds: int, long: list[str],
             raise SpecError("supernet.workers", study.supernet_config(setting).workers,
                             "a fidelity study trains its supernets in its driver: use 1")
     if _evaluation(study, "short") == _evaluation(study, "long"):
-        raise SpecError("--long", " ".join(long), "leaves both settings evaluating alike (a "
-                        "supernet trains for supernet.epochs, not proxy.epochs)")
+        both = study.evaluator("short") == study.evaluator("long") == "supernet"
+        raise SpecError("--long", " ".join(long), "leaves both settings evaluating alike" + (
+            " (a supernet trains for supernet.epochs, not proxy.epochs)" if both else ""))
     return study, reference, run_dir
+
+
+# What does not change a setting's scores: how fast it runs, how it is batched across actors.
+# (a supernet trains supernet.epochs, not the recipe's epochs, and its paths run without
+# drop_path)
+_NOT_SCORING = {"proxy": {"threads", "num_workers"},
+                "supernet": {"threads", "num_workers", "epochs", "drop_path", "supernet.batch",
+                             "supernet.actors", "supernet.workers", "supernet.retrain_top"}}
 
 
 def _evaluation(study: Study, setting: str) -> tuple:
     """What decides a setting's scores: its evaluator, and the recipe and supernet it uses."""
-    proxy = study.proxy(Job(0, setting, 0))
-    if study.evaluator(setting) == "proxy":
-        return "proxy", proxy
-    recipe = {**dataclasses.asdict(proxy), "epochs": None}  # supernet.epochs counts instead
-    return "supernet", recipe, study.supernet_config(setting)
+    evaluator = study.evaluator(setting)
+    fields = dataclasses.asdict(study.proxy(Job(0, setting, 0)))
+    if evaluator == "supernet":
+        fields |= {f"supernet.{k}": v
+                   for k, v in dataclasses.asdict(study.supernet_config(setting)).items()}
+    return evaluator, {k: v for k, v in fields.items() if k not in _NOT_SCORING[evaluator]}
 
 
 def _from_run(run: RunDir, k: int) -> tuple[list[Arch], list[tuple[int, ...]]]:

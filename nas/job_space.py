@@ -92,7 +92,10 @@ def run_jobs(config: SearchConfig, space: JobSpace, output: Path, files: dict[st
     if not (output / "config.yaml").is_file():
         RunDir.create(output, config.to_yaml(),
                       {"reference.yaml": space.reference.to_yaml(), **files})
-    if prepare is not None:
+    if prepare is not None:  # minutes of work: after the checks `search` makes before Ray
+        from nas.preflight import preflight
+
+        preflight(config)
         prepare(output)
     parts = (space, controllers.make("grid", space), len(space.jobs))
     return search(config, output, resume=True, progress=progress, parts=parts)

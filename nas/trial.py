@@ -71,15 +71,16 @@ def supernet_score(arch: Arch, proxy: ProxyConfig, report: Report,
     from objectives import SupernetConfig, load_dataset, score_candidates
 
     settings = {k: v for k, v in spec.items() if k not in ("checkpoint", "space")}
-    supernet = _supernet(spec["space"], spec["checkpoint"])
+    checkpoint = Path(spec["checkpoint"])  # its mtime: a rewritten file is loaded anew
+    supernet = _supernet(spec["space"], str(checkpoint), checkpoint.stat().st_mtime_ns)
     [score] = score_candidates(supernet, [arch], proxy, SupernetConfig(**settings),
                                load_dataset(proxy.data))
     return {"status": "ok", "accuracy": score["accuracy"], "train_seconds": score["seconds"]}
 
 
 @functools.lru_cache(maxsize=2)
-def _supernet(space: str, checkpoint: str):
-    """A worker keeps the supernet it last loaded: its next trials score with it too."""
+def _supernet(space: str, checkpoint: str, mtime_ns: int):
+    """A worker keeps the supernets it last loaded: its next trials score with them too."""
     from objectives import load_supernet
     from search_space import load_space
 

@@ -107,7 +107,8 @@ def test_a_supernet_setting_scores_against_one_supernet_per_seed(tmp_path):
         study_from_source("oneshot-demo", 2, 1, ["evaluator=proxy"], ["supernet.workers=2"])
     with pytest.raises(SpecError, match="--long"):
         study_from_source("demo", 2, 1, ["space=b0-small"], [])
-    for source, long in (("oneshot-demo", "proxy.epochs=6"), ("demo", "proxy.epochs=2")):
+    for source, long in (("oneshot-demo", "proxy.epochs=6"), ("demo", "proxy.epochs=2"),
+                         ("oneshot-demo", "supernet.actors=2"), ("demo", "proxy.threads=1")):
         with pytest.raises(SpecError, match="evaluating alike"):  # nothing would differ
             study_from_source(source, 2, 1, [long], [])
 

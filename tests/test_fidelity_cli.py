@@ -52,6 +52,9 @@ def test_monotone_long_scores_give_tau_one_and_the_study_resumes(ray_local, tmp_
     err = capsys.readouterr().err.strip()
     assert "--output" in err and "another config or --set" in err and len(err.splitlines()) == 1
     assert RunDir(out).rows() == rows
+    assert main(["fidelity", f"{out}/.", "--archs", "3"]) == 0  # the same folder, spelled so
+    assert main(["fidelity", str(out), "--output", str(tmp_path / "new")]) == 2
+    assert "writes there" in capsys.readouterr().err and not (tmp_path / "new").exists()
     assert main(["status", str(out)]) == 0
     assert "12 done" in capsys.readouterr().out
     assert main(["resume", str(out)]) == 2  # `resume` would search: it points to `fidelity`
@@ -96,6 +99,21 @@ def test_compare_trains_top_k_and_the_reference_alike(ray_local, tmp_path, capsy
                  "--epochs", "3", "--output", str(out), "--set", "proxy.lr=0.02"]) == 2
     err = capsys.readouterr().err.strip()  # the recorded comparison has the run's own lr
     assert "--output" in err and "another config or --set" in err and len(err.splitlines()) == 1
+    assert main(["compare", str(out), "--output", str(tmp_path / "elsewhere")]) == 2
+    err = capsys.readouterr().err.strip()  # it would resume `out`, not write elsewhere
+    assert "--output" in err and str(out) in err and len(err.splitlines()) == 1
+
+    # fidelity from the run: a second study asking for other archs finds the first one
+    study = ["fidelity", str(run.path), "--seeds", "1", "--long", "proxy.epochs=3"]
+    assert main(study + ["--archs", "2"]) == 0
+    capsys.readouterr()
+    assert main(study + ["--archs", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--archs" in err and str(run.path / "fidelity") in err and len(err.splitlines()) == 1
+    # another run's top archs against this comparison: refused, not resumed
+    assert main(["compare", str(run.path / "fidelity"), "--reference", "efficientnet-b0",
+                 "--top", "1", "--epochs", "3", "--seeds", "2", "--output", str(out)]) == 2
+    assert "holds a compare study" in capsys.readouterr().err
     assert RunDir(out).rows() == rows
 
 

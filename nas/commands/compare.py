@@ -8,7 +8,9 @@ from pathlib import Path
 from nas.commands.fidelity import (
     add_job_run_arguments,
     job_run_overrides,
+    refuse_other_output,
     resumed,
+    same_place,
     same_study,
 )
 
@@ -42,7 +44,6 @@ def main(args: argparse.Namespace) -> int:
         write_outputs,
     )
     from nas.job_space import JobSpace, run_config, run_jobs
-    from search_space import load_arch
 
     overrides = job_run_overrides(args)
     output = Path(args.output) if args.output else Path(args.run_dir) / "compare"
@@ -52,21 +53,13 @@ def main(args: argparse.Namespace) -> int:
         comparison = _new_comparison(args, overrides)
     else:
         comparison, output = Comparison.from_yaml(resume_dir / STUDY_FILE), resume_dir
-        if args.overrides and args.reference and Path(args.run_dir) != resume_dir:
-            # the command that started it, again: it must ask for the same comparison
-            asked = _new_comparison(args, overrides)
-            comparison = same_study(comparison, asked, "compare", output, {
-                "--top": (asked.top, comparison.top), "--seeds": (asked.seeds, comparison.seeds),
-                "--epochs": (asked.config.proxy.epochs, comparison.config.proxy.epochs),
-                "--reference": (asked.archs[-1], comparison.archs[-1])})
-        else:  # flags given may only agree with the recorded comparison
-            kept = comparison.archs[-1]
-            other = args.reference and not _same_table(load_arch(args.reference), kept)
-            comparison = resumed(comparison, args, {
-                "--top": (args.top, comparison.top), "--seeds": (args.seeds, comparison.seeds),
-                "--epochs": (args.epochs, comparison.config.proxy.epochs),
-                "--reference": (args.reference if other else None,
-                                kept.name or "another arch")})
+        if same_place(args.run_dir, resume_dir):  # `compare CMP_DIR`: flags may only agree
+            refuse_other_output(args.output, resume_dir)
+            comparison = resumed(comparison, args, _given_flags(args, comparison))
+        elif args.reference:  # the command that started it, again: the same comparison
+            comparison = _same_comparison(comparison, _new_comparison(args, overrides), output)
+        else:  # `compare RUN_DIR`: its comparison as recorded; flags may only agree
+            comparison = resumed(comparison, args, _given_flags(args, comparison))
         print(f"resuming the comparison in {output}", flush=True)
     jobs = comparison.specs()
     config = comparison.config
@@ -99,6 +92,29 @@ def _new_comparison(args: argparse.Namespace, overrides: list[str]):
     return make_comparison(Path(args.run_dir), load_arch(args.reference),
                            3 if args.top is None else args.top, args.epochs,
                            2 if args.seeds is None else args.seeds, overrides)
+
+
+def _given_flags(args: argparse.Namespace, recorded) -> dict:
+    """flag -> (the value given or None, the recorded one), for `resumed`."""
+    from search_space import load_arch
+
+    kept = recorded.archs[-1]
+    other = args.reference and not _same_table(load_arch(args.reference), kept)
+    return {"--top": (args.top, recorded.top), "--seeds": (args.seeds, recorded.seeds),
+            "--epochs": (args.epochs, recorded.config.proxy.epochs),
+            "--reference": (args.reference if other else None, kept.name or "another arch")}
+
+
+def _same_comparison(recorded, asked, output):
+    """`asked` must be `recorded` (the reference under any name, the cluster aside)."""
+    import dataclasses
+
+    if _same_table(asked.archs[-1], recorded.archs[-1]):
+        asked = dataclasses.replace(asked, archs=(*asked.archs[:-1], recorded.archs[-1]))
+    return same_study(recorded, asked, "compare", output, {
+        "--top": (asked.top, recorded.top), "--seeds": (asked.seeds, recorded.seeds),
+        "--epochs": (asked.config.proxy.epochs, recorded.config.proxy.epochs),
+        "--reference": (asked.archs[-1], recorded.archs[-1])})
 
 
 def _same_table(a, b) -> bool:

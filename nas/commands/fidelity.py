@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="seeds per architecture and setting (default 2)")
     parser.add_argument("--long", action="append", default=[], metavar="KEY=VALUE",
                         help="the long setting's change to the config, e.g. proxy.epochs=6 "
-                        "(repeatable; proxy.* keys)")
+                        "(repeatable; proxy.* and supernet.* keys, evaluator)")
     add_job_run_arguments(parser, "override a config field for both settings",
                           "the study's run directory (default: RUN_DIR/fidelity or "
                           "runs/fidelity-NAME-TIMESTAMP); an existing study there resumes")
@@ -58,6 +58,21 @@ def resumed(study, args: argparse.Namespace, recorded: dict[str, tuple[Any, Any]
         return study
     return dataclasses.replace(study, config=dataclasses.replace(study.config,
                                                                  address=args.address))
+
+
+def same_place(a, b) -> bool:
+    from pathlib import Path
+
+    return Path(a).resolve() == Path(b).resolve()
+
+
+def refuse_other_output(output: str | None, resume_dir) -> None:
+    """Resuming the study in `resume_dir` writes there: another --output would be dropped."""
+    from search_space.errors import SpecError
+
+    if output is not None and not same_place(output, resume_dir):
+        raise SpecError("--output", output, f"the study resumed is in {resume_dir} and "
+                        "writes there; leave --output out, or start a new study from its source")
 
 
 def _new_study(args: argparse.Namespace, overrides: list[str]):
@@ -107,15 +122,19 @@ def main(args: argparse.Namespace) -> int:
     from search_space import Arch
 
     overrides = job_run_overrides(args)
-    resume_dir = next((Path(p) for p in (args.output, args.source)
-                       if p and (Path(p) / STUDY_FILE).is_file()), None)
+    source = Path(args.source)
+    # where a study may be recorded: --output, the source itself, else a run's default folder
+    default = source / "fidelity" if args.output is None and source.is_dir() else None
+    places = (args.output, source, default)
+    resume_dir = next((Path(p) for p in places if p and (Path(p) / STUDY_FILE).is_file()), None)
     if resume_dir is None:
         study, reference, run_dir = _new_study(args, overrides)
         output = Path(args.output) if args.output else default_output(study, run_dir)
     else:
         study, output = Study.from_yaml(resume_dir / STUDY_FILE), resume_dir
         reference = Arch.from_yaml(resume_dir / "reference.yaml")
-        if Path(args.source) == resume_dir:  # `fidelity STUDY_DIR`: flags may only agree
+        if same_place(source, resume_dir):  # `fidelity STUDY_DIR`: flags may only agree
+            refuse_other_output(args.output, resume_dir)
             study = resumed(study, args, {
                 "--archs": (args.archs, len(study.archs)), "--seeds": (args.seeds, study.seeds),
                 "--long": (" ".join(args.long) or None, " ".join(study.long))})
