@@ -249,15 +249,16 @@ def _absolute_paths(config: SearchConfig) -> SearchConfig:
     return dataclasses.replace(config, proxy=proxy, space=space)
 
 
-def apply_override(data: Any, item: str) -> dict:
-    """`a.b=c` sets data["a"]["b"] to YAML-parsed c; unknown keys fail later, in `from_data`."""
+def apply_override(data: Any, item: str, flag: str = "--set") -> dict:
+    """`a.b=c` sets data["a"]["b"] to YAML-parsed c; unknown keys fail later, in `from_data`.
+    Errors name `flag`, the option the item came from."""
     key, sep, raw = item.partition("=")
     if not sep or not key:
-        raise SpecError("--set", item, "must be key=value, e.g. proxy.epochs=3")
+        raise SpecError(flag, item, "must be key=value, e.g. proxy.epochs=3")
     if not isinstance(data, dict):
         raise SpecError("(top level)", data, "a config must be a YAML mapping")
     try:
-        value = parse_yaml(raw, f"--set {key}")
+        value = parse_yaml(raw, f"{flag} {key}")
     except YamlSyntaxError:
         value = raw  # e.g. an IPv6 address [::1]:6379: meant as text
     node, *parts = key.split(".")
@@ -267,7 +268,7 @@ def apply_override(data: Any, item: str) -> dict:
         child = cursor.get(part)
         cursor[part] = dict(child) if isinstance(child, dict) else {} if child is None else child
         if not isinstance(cursor[part], dict):
-            raise SpecError(f"--set {key}", raw, f"'{part}' holds a plain value, not a section")
+            raise SpecError(f"{flag} {key}", raw, f"'{part}' holds a plain value, not a section")
         cursor = cursor[part]
     cursor[key.split(".")[-1]] = value
     return data

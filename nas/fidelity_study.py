@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from nas.config import SearchConfig, config_path, load_config
+from nas.config import SearchConfig, apply_override, config_path, load_config
 from nas.fidelity import CSV_COLUMNS, Job, make_jobs, sample_archs, spread_ranks
 from nas.job_space import JobSpec, read_study
 from nas.run_dir import SCORED, RunDir
@@ -146,8 +146,7 @@ def check_long(long: list[str]) -> None:
             raise SpecError("--long", item, "must change a proxy.* or supernet.* key or "
                             "evaluator (the settings differ only in how each architecture is "
                             "evaluated)")
-        if "=" not in item:
-            raise SpecError("--long", item, "must be KEY=VALUE, e.g. proxy.epochs=6")
+        apply_override({}, item, "--long")  # a malformed value is named as a --long one
 
 
 def study_from_source(source: str, archs: int, seeds: int, long: list[str],

@@ -130,13 +130,22 @@ def test_bad_input_exits_2_with_the_field(args, field, capsys):
     assert field in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("verb", ["fidelity", "compare"])
-def test_bad_input_is_one_line_without_traceback(verb):
-    args = ["demo", "--long", "seed=1"] if verb == "fidelity" else ["no-such-dir"]
-    done = subprocess.run([sys.executable, "-m", "nas", verb, *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+@pytest.mark.parametrize("args, field", [
+    (["fidelity", "demo", "--long", "seed=1"], "--long"),
+    (["compare", "no-such-dir"], "--reference"),
+    (["fidelity", "demo", "--long", "proxy.epochs=2"], "evaluating alike"),  # the demo's own
+    (["fidelity", "demo", "--long", "evaluator=oneshot"], "evaluator"),
+    (["fidelity", "oneshot-demo", "--long", "supernet.epochs=nan"], "supernet.epochs"),
+    (["fidelity", "oneshot-demo", "--long", "supernet.sampling=\x01"], "--long supernet."),
+    (["fidelity", "oneshot-demo", "--long", "evaluator=proxy", "--set", "supernet.workers=2"],
+     "supernet.workers"),
+])
+def test_bad_input_is_one_line_without_traceback(args, field, tmp_path):
+    done = subprocess.run([sys.executable, "-m", "nas", *args, "--output", str(tmp_path / "o")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert field in done.stderr and not (tmp_path / "o").exists()  # refused before any work
 
 
 def test_a_supernet_short_setting_against_standalone_training(ray_local, tmp_path, capsys):
