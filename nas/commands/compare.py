@@ -5,14 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nas.commands.fidelity import (
-    add_job_run_arguments,
-    job_run_overrides,
-    refuse_other_output,
-    resumed,
-    same_place,
-    same_study,
-)
+from nas.commands.fidelity import add_job_run_arguments, job_run_overrides
+from nas.study_resume import refuse_other_output, resumed, same_place, same_study
 
 HELP = ("train a run's top K architectures and a reference under one identical, longer recipe "
         "and compare accuracy, FLOPs, params and reward")

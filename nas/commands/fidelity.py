@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 HELP = ("proxy rank fidelity: train K architectures under the config (short) and with --long "
         "overrides (long), S seeds each, and compare their ranks")
@@ -39,42 +38,6 @@ def job_run_overrides(args: argparse.Namespace) -> list[str]:
     return list(args.overrides) + ([f"address={args.address}"] if args.address else [])
 
 
-def resumed(study, args: argparse.Namespace, recorded: dict[str, tuple[Any, Any]]):
-    """A recorded study (fidelity or compare) resumes as recorded: `--set` cannot change what
-    it trains, nor can a flag in `recorded` (flag -> (given or None, recorded value)) that
-    differs; `--address` may move it to a cluster."""
-    import dataclasses
-
-    from search_space.errors import SpecError
-
-    if args.overrides:
-        raise SpecError("--set", args.overrides[0], "a recorded study resumes as it was "
-                        "recorded; start a new one with another --output")
-    for flag, (given, kept) in recorded.items():
-        if given is not None and given != kept:
-            raise SpecError(flag, given, f"this study was recorded with {kept} and resumes as "
-                            "recorded; start a new one with another --output")
-    if not args.address:
-        return study
-    return dataclasses.replace(study, config=dataclasses.replace(study.config,
-                                                                 address=args.address))
-
-
-def same_place(a, b) -> bool:
-    from pathlib import Path
-
-    return Path(a).resolve() == Path(b).resolve()
-
-
-def refuse_other_output(output: str | None, resume_dir) -> None:
-    """Resuming the study in `resume_dir` writes there: another --output would be dropped."""
-    from search_space.errors import SpecError
-
-    if output is not None and not same_place(output, resume_dir):
-        raise SpecError("--output", output, f"the study resumed is in {resume_dir} and "
-                        "writes there; leave --output out, or start a new study from its source")
-
-
 def _new_study(args: argparse.Namespace, overrides: list[str]):
     from nas.fidelity_study import study_from_source
 
@@ -84,27 +47,11 @@ def _new_study(args: argparse.Namespace, overrides: list[str]):
 
 def _same_study(recorded, asked, output):
     """`asked` (its `--address` aside) must be `recorded`; the one that resumes is `asked`."""
+    from nas.study_resume import same_study
+
     return same_study(recorded, asked, "fidelity", output, {
         "--archs": (len(asked.archs), len(recorded.archs)),
         "--seeds": (asked.seeds, recorded.seeds), "--long": (asked.long, recorded.long)})
-
-
-def same_study(recorded, asked, verb: str, output, flags: dict[str, tuple[Any, Any]]):
-    """`asked` when it is `recorded` but for the cluster (`config.address`); else a SpecError
-    naming the first flag in `flags` (flag -> (asked, recorded)) that differs."""
-    import dataclasses
-
-    from search_space.errors import SpecError
-
-    def unaddressed(study):
-        return dataclasses.replace(study, config=dataclasses.replace(study.config, address=None))
-
-    if unaddressed(asked) == unaddressed(recorded):
-        return asked
-    differs = next((flag for flag, (a, r) in flags.items() if a != r), "config or --set")
-    raise SpecError("--output", str(output), f"holds a {verb} study recorded with another "
-                    f"{differs}; resume it with `nas-search {verb} {output}`, or start a new "
-                    "one with another --output")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -119,6 +66,7 @@ def main(args: argparse.Namespace) -> int:
         train_supernets,
     )
     from nas.job_space import JobSpace, run_config, run_jobs
+    from nas.study_resume import refuse_other_output, resumed, same_place
     from search_space import Arch
 
     overrides = job_run_overrides(args)
