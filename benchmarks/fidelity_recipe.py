@@ -18,6 +18,12 @@ training (`seed_tau_long`, the noise ceiling) at a third of a full study's cost.
 `nas-search fidelity` study (its architectures are sampled the same way, so they are the K
 drawn without `--arch-seed`).
 
+`--agreement CSV [CSV ...]` instead reads trainings that `--save` wrote and prints, for the
+long setting, how the seeds agree: Kendall's tau of every pair of seeds over all architectures
+and over each block of 12 (the first 12 are the goal study's), of the mean of two seeds against
+the mean of the other two (4 seeds or more), and how far seeds 0 and 1 lie apart for the
+architectures whose mean top-1 is 0.6 or more and for the rest.
+
 `--curves ID` instead prints, for architecture ID, each epoch's training loss / held-out top-1
 of a LONG-epoch training per recipe and seed: where a collapse comes from.
 """
@@ -26,12 +32,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
+from scipy.stats import kendalltau
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -64,7 +72,6 @@ RECIPES = {
     "adamw_nodrop": {"optimizer": "adamw", "lr": 0.001, "dropout": 0.0, "drop_path": 0.0},
     "adamw2e-3": {"optimizer": "adamw", "lr": 0.002},
     "b64": {**SGD, "batch_size": 64, "lr": 0.02},  # the same step per image, half the noise
-    "b64lr0.01": {**SGD, "batch_size": 64},
 }
 COLLAPSED = 0.2
 
@@ -112,6 +119,8 @@ def main() -> None:
     parser.add_argument("--long-only", action="store_true",
                         help="train the long setting only: seed_tau_long and mean top-1")
     parser.add_argument("--from-csv", metavar="CSV")
+    parser.add_argument("--agreement", nargs="+", metavar="CSV", type=Path,
+                        help="seed agreement of trainings saved with --save (no training)")
     parser.add_argument("--save", metavar="DIR", type=Path,
                         help="also write each recipe's trainings to DIR/RECIPE.csv")
     parser.add_argument("--arch-seed", type=int,
@@ -119,6 +128,10 @@ def main() -> None:
                         "`nas-search fidelity` does): a recipe chosen on one sample, checked on "
                         "another")
     args = parser.parse_args()
+    if args.agreement:
+        for path in args.agreement:
+            print_agreement(path, pd.read_csv(path))
+        return
     if args.from_csv:
         rows = pd.read_csv(args.from_csv)
         report(f"the first {args.archs} archs of {args.from_csv}",
@@ -142,6 +155,37 @@ def main() -> None:
             rows.to_csv(args.save / f"{name}.csv", index=False)
         report(f"recipe {name}: {RECIPES[name] or 'the demo config'}", rows,
                time.perf_counter() - start)
+
+
+def print_agreement(path: Path, rows: pd.DataFrame, block: int = 12) -> None:
+    """Seed-vs-seed agreement of the long trainings in `rows` (see the module docstring)."""
+    acc = rows[rows["setting"] == "long"].pivot_table(index="arch_id", columns="seed",
+                                                      values="accuracy")
+    ids = acc.index.to_numpy()
+    slices = {"all": acc.index == acc.index}
+    slices |= {f"{lo}-{lo + block - 1}": (ids >= lo) & (ids < lo + block)
+               for lo in range(0, len(acc), block)} if len(acc) > block else {}
+    print(f"\n== {path}: {len(acc)} archs, seeds {list(acc.columns)}, long setting")
+    print(f"{'pair':<22}" + "".join(f"{name:>9}" for name in slices))
+    seeds = list(acc.columns)
+
+    def line(name: str, a: pd.Series, b: pd.Series) -> None:
+        print(f"{name:<22}" + "".join(f"{kendalltau(a[m], b[m]).statistic:>9.3f}"
+                                      for m in slices.values()))
+
+    for i, j in itertools.combinations(seeds, 2):
+        line(f"seed {i} v {j}", acc[i], acc[j])
+    if len(seeds) >= 4:
+        for one in itertools.combinations(seeds, 2):
+            other = [s for s in seeds if s not in one]
+            if one[0] == seeds[0]:  # each split once
+                line(f"mean {one} v {tuple(other[:2])}", acc[list(one)].mean(axis=1),
+                     acc[other[:2]].mean(axis=1))
+    gap = (acc[seeds[0]] - acc[seeds[1]]).abs()
+    strong = acc[seeds[:2]].mean(axis=1) >= 0.6
+    for name, mask in (("mean >= 0.6", strong), ("mean < 0.6", ~strong)):
+        print(f"{name}: {int(mask.sum())} archs, |seed {seeds[0]} - seed {seeds[1]}| "
+              f"{gap[mask].min():.2f}-{gap[mask].max():.2f} (median {gap[mask].median():.2f})")
 
 
 def report(title: str, rows: pd.DataFrame, seconds: float | None = None) -> None:
