@@ -14,6 +14,11 @@ shared machine.
 random ones, and the largest with one kind of decision (op, kernel, se, skip, width, layers)
 drawn at random in every stage (4 draws each): where inherited weights stop working.
 
+`--train-only` stops after training and prints the supernet's loss after every epoch (the mean
+per path; ln 10 = 2.30 is chance on the synthetic data): whether a space's paths train at all.
+`benchmarks/spaces/` holds `b0-elastic` with one of `b0`'s other decisions added back (skip,
+op, width), for `--set space=benchmarks/spaces/b0-elastic-skip.yaml`.
+
 `--ref-seeds S` trains the standalone reference with S seeds (proxy seed + 0..S-1) and ranks by
 their mean; it also prints seed 0 vs seed 1's tau, the reference's own noise ceiling: no scorer
 can be expected to agree with a reference better than the reference agrees with itself.
@@ -45,6 +50,8 @@ def main() -> None:
     parser.add_argument("--ref-seeds", type=int, default=1,
                         help="seeds of the standalone reference (ranked by their mean)")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--train-only", action="store_true",
+                        help="train the supernet only, printing its loss after every epoch")
     parser.add_argument("--decisions", action="store_true",
                         help="score paths that differ from the largest in one kind of decision")
     args = parser.parse_args()
@@ -61,13 +68,15 @@ def main() -> None:
           f"{cfg.holdout or len(data.val)} held-out images, 1 thread")
 
     start = time.perf_counter()
-    every = max(1, cfg.epochs // 10)
+    every = 1 if args.train_only else max(1, cfg.epochs // 10)
     supernet = train_supernet(space, proxy, cfg, data=data, on_epoch=lambda e: print(
         f"  epoch {e['epoch']}/{cfg.epochs}  loss {e['loss']:.3f}", flush=True)
         if e["epoch"] % every == 0 else None)
     print(f"supernet training: {time.perf_counter() - start:.1f} s "
           f"(final loss {supernet.history[-1]['loss']:.3f})")
 
+    if args.train_only:
+        return None
     if args.decisions:
         return score_decisions(space, supernet, proxy, cfg, data, config.seed)
     rng = np.random.default_rng(config.seed + 1)

@@ -24,6 +24,8 @@ from search_space import (
 from search_space.bundled import bundled_space
 from search_space.space import BAND_TRIES
 
+ROOT = Path(__file__).resolve().parents[1]
+
 # The documented encodings (also in the module docstring's layout and the YAML comments).
 B0_TOKENS = [1, 0, 1, 0, 0, 0, 3, 0, 1, 0, 0, 1, 3, 1, 1, 0, 2, 0, 3, 0, 1, 0, 2, 0,
              3, 1, 1, 0, 2, 1, 3, 1, 1, 0, 2, 2, 3, 0, 1, 0, 1, 0]
@@ -81,6 +83,16 @@ def test_b0_elastic_contains_b0_and_lies_inside_the_b0_space(b0: SearchSpace) ->
         assert b0.contains(arch), arch.name
         assert all(s.skip == "id" and s.block == "mbconv" for s in arch.stages)
         assert {s.expand for s in arch.stages[1:]} <= {3, 6}
+
+
+@pytest.mark.parametrize("name", ["skip", "op", "width"])
+def test_the_benchmarks_spaces_add_one_b0_decision_back(b0: SearchSpace, name: str) -> None:
+    space = load_space(ROOT / "benchmarks" / "spaces" / f"b0-elastic-{name}.yaml")
+    assert space.contains(preset("efficientnet-b0"))
+    assert space.cardinalities != load_space("b0-elastic").cardinalities
+    if name != "width":  # B0's widths x0.75/1.25 are not all among b0's width lists
+        rng = np.random.default_rng(0)
+        assert all(b0.contains(space.sample(rng)) for _ in range(50))
 
 
 def test_token_layout_is_stage_by_stage_in_the_documented_order(b0: SearchSpace) -> None:
