@@ -7,10 +7,10 @@ Errors (no such folder, read-only, disk full) are one `SpecError` naming the opt
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
+from search_space.atomic_file import atomic_write
 from search_space.errors import SpecError
 
 RUN_FILES_HINT = "the run's own files are never overwritten: choose another path"
@@ -25,11 +25,7 @@ def write_output(path: str | Path, write: Callable[[Path], None], option: str,
     if path.exists() and not path.is_file():  # a device such as /dev/full or /dev/null
         _attempt(lambda: write(path), path, option)
         return path
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")  # keeps the format
-    try:
-        _attempt(lambda: (write(tmp), os.replace(tmp, path)), path, option)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _attempt(lambda: atomic_write(path, write), path, option)
     return path
 
 

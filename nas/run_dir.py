@@ -34,6 +34,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from search_space.atomic_file import atomic_write
 from search_space.errors import RunFailed, SpecError
 
 SCORED = ("ok", "early_stopped")  # statuses that carry an accuracy and a reward
@@ -49,15 +50,6 @@ ROW_FIELDS = {"trial_id": TEXT, "status": TEXT, "reason": OPTIONAL_TEXT,
               "accuracy": OPTIONAL_NUMBER, "flops": NUMBER, "params": NUMBER,
               "reward": OPTIONAL_NUMBER, "train_seconds": NUMBER, "arch": TEXT}
 OPTIONAL_FIELDS = {"cpus": NUMBER, "gpus": NUMBER}  # checked when present
-
-
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # a full disk leaves no half-written temp behind
 
 
 class RunDir:
@@ -96,7 +88,7 @@ class RunDir:
         try:
             run.path.mkdir(parents=True, exist_ok=True)
             for name, text in {**(files or {}), "config.yaml": config_yaml}.items():
-                _atomic_write(run.path / name, lambda p, text=text: p.write_text(text))
+                atomic_write(run.path / name, lambda p, text=text: p.write_text(text))
         except OSError as err:
             raise SpecError("--output", str(path), f"cannot write the run directory there "
                             f"({err.strerror or err})") from None
@@ -177,15 +169,15 @@ class RunDir:
         self._tables_at = time.monotonic()
         df = self.table(rows)
         with self._writing("trials.parquet"):
-            _atomic_write(self.path / "trials.parquet", lambda p: df.to_parquet(p, index=False))
+            atomic_write(self.path / "trials.parquet", lambda p: df.to_parquet(p, index=False))
         with self._writing("trials.csv"):
-            _atomic_write(self.path / "trials.csv", lambda p: df.to_csv(p, index=False))
+            atomic_write(self.path / "trials.csv", lambda p: df.to_csv(p, index=False))
 
     # --- search state -------------------------------------------------------------------
 
     def save_state(self, state: dict[str, Any]) -> None:
         with self._writing("search.pt"):
-            _atomic_write(self.path / "search.pt", lambda p: torch.save(state, p))
+            atomic_write(self.path / "search.pt", lambda p: torch.save(state, p))
 
     def load_state(self) -> dict[str, Any] | None:
         path = self.path / "search.pt"
@@ -213,7 +205,7 @@ class RunDir:
 
     def mark_driver(self) -> None:
         info = {"pid": os.getpid(), "host": socket.gethostname()}
-        _atomic_write(self.path / "driver.json", lambda p: p.write_text(json.dumps(info)))
+        atomic_write(self.path / "driver.json", lambda p: p.write_text(json.dumps(info)))
 
     def clear_driver(self) -> None:
         (self.path / "driver.json").unlink(missing_ok=True)

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from search_space.atomic_file import atomic_write
 from search_space.errors import SpecError
 
 FORMAT = "nas-search-data-cache"
@@ -184,9 +185,7 @@ def _verify_checksum(path: Path, expected: str) -> None:
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
 
 
 class CacheWriter:

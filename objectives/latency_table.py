@@ -41,7 +41,6 @@ import itertools
 import json
 import math
 import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -54,6 +53,7 @@ from torch import nn
 from objectives.latency import Latency, LatencySetup, fingerprint, measure_module
 from search_space import Arch, SearchSpace, build_model, layers
 from search_space.arch import Stage
+from search_space.atomic_file import atomic_write
 from search_space.space_file import op_fields
 
 TABLE_VERSION = 2  # 2: the stem's stride is part of its key
@@ -254,10 +254,7 @@ class LatencyTable:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = {"version": TABLE_VERSION, "fingerprint": self.fingerprint,
                 "parts": dict(sorted(self.entries.items())), "scales": self.scales}
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
-        os.replace(tmp, self.path)
+        atomic_write(self.path, lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
 
     def missing(self, parts: Iterable[Part]) -> list[Part]:
         """The distinct `parts` the table has no time for yet."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import pickle
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +42,7 @@ from objectives.proxy import (
     steps_per_epoch,
 )
 from search_space import Arch, SearchSpace, Supernet
+from search_space.atomic_file import atomic_write
 from search_space.errors import SpecError
 from search_space.validators import choice, integer
 
@@ -138,13 +138,10 @@ def sample_paths(space: SearchSpace, sampling: str, seed: int, step: int,
 def save_checkpoint(path: Path, supernet: Supernet, optimizer: torch.optim.Optimizer,
                     epoch: int, history: list[dict[str, Any]]) -> None:
     """Write atomically: a kill during the write leaves the previous epoch's checkpoint."""
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save({"supernet": supernet.state_dict(), "optimizer": optimizer.state_dict(),
-                "epoch": epoch, "space": supernet.space.name,
-                "num_classes": supernet.num_classes, "history": history}, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    state = {"supernet": supernet.state_dict(), "optimizer": optimizer.state_dict(),
+             "epoch": epoch, "space": supernet.space.name,
+             "num_classes": supernet.num_classes, "history": history}
+    atomic_write(path, lambda tmp: torch.save(state, tmp), fsync=True)
 
 
 CHECKPOINT_KEYS = ("supernet", "optimizer", "epoch", "space", "num_classes", "history")

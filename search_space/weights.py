@@ -14,7 +14,6 @@ state dict of a timm EfficientNet (renamed by `search_space.timm_format`) given 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 
 from search_space.arch import Arch
+from search_space.atomic_file import atomic_write
 from search_space.builder import build_model
 from search_space.errors import SpecError
 from search_space.timm_format import from_timm_state_dict, is_timm_state_dict
@@ -63,14 +63,10 @@ def save_weights(model: nn.Module, arch: Arch, ckpt: str | Path,
 def _atomic(path: Path, write) -> None:
     if path.exists() and not path.is_file():  # renaming onto /dev/null would replace the device
         raise SpecError("path", str(path), "is not a regular file")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        atomic_write(path, write)
     except OSError as err:
         raise SpecError("path", str(path), f"cannot write it ({err.strerror or err})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _num_classes(state: dict[str, torch.Tensor]) -> int:
