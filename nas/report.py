@@ -113,12 +113,10 @@ def figures(view: RunView) -> list[tuple[str, str]]:
     """(heading, <img>) for every plot this run supports."""
     df = view.trials
     out = [("Pareto front: accuracy vs FLOPs", _img(plots.front_figure(
-        df, "flops", "FLOPs (M multiply-adds, deployed model)", 1e6,
-        _reference_point(view, "flops")), "accuracy vs FLOPs"))]
+        df, "flops", _reference_point(view, "flops")), "accuracy vs FLOPs"))]
     if "latency_ms" in df and df["latency_ms"].notna().any():
         out.append(("Pareto front: accuracy vs latency", _img(plots.front_figure(
-            df, "latency_ms", "latency (ms)", 1.0, _reference_point(view, "latency_ms")),
-            "accuracy vs latency")))
+            df, "latency_ms", _reference_point(view, "latency_ms")), "accuracy vs latency")))
     if view.is_grid and view.reference is not None:
         base = float(analytic_flops(view.reference, view.reference.resolution,
                                     view.config.objective.num_classes))

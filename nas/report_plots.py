@@ -20,17 +20,20 @@ from search_space.errors import SpecError
 
 STATUS_COLORS = {"ok": "C0", "early_stopped": "C2", "diverged": "C1", "failed": "C3",
                  "rejected": "C7"}
+# the x axes a Pareto front is drawn over: column -> (label, divisor)
+FRONT_AXES = {"flops": ("FLOPs (M multiply-adds, deployed model)", 1e6),
+              "latency_ms": ("latency (ms)", 1.0)}
 
 
-def pyplot():
-    """matplotlib.pyplot on the file-only Agg backend, or one clear error."""
+def pyplot(option: str = "report"):
+    """matplotlib.pyplot on the file-only Agg backend, or one clear error naming `option`."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise SpecError("report", "matplotlib", "is needed for the plots: pip install "
+        raise SpecError(option, "matplotlib", "is needed for the plots: pip install "
                         "'nas-search[plot]'") from None
     return plt
 
@@ -43,6 +46,15 @@ def png_base64(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def save_png(fig, path) -> None:
+    """Write the figure as PNG to `path`, closed afterwards."""
+    try:
+        with open(path, "wb") as f:  # our own handle: matplotlib hides errors on closing a path
+            fig.savefig(f, format="png")
+    finally:
+        pyplot().close(fig)
+
+
 def clock(finished_at: pd.Series, start: float) -> tuple[np.ndarray, str]:
     """Wall-clock since the run began, in seconds for short runs and minutes otherwise."""
     seconds = finished_at.to_numpy(float) - start
@@ -51,12 +63,14 @@ def clock(finished_at: pd.Series, start: float) -> tuple[np.ndarray, str]:
     return seconds, "wall-clock (seconds since the run began)"
 
 
-def front_figure(df: pd.DataFrame, x: str, xlabel: str, scale: float = 1.0,
+def front_figure(df: pd.DataFrame, x: str,
                  reference: tuple[str, float, float | None] | None = None):
-    """Accuracy vs `x` (FLOPs or latency): every scored trial, the Pareto front, the reference.
+    """Accuracy vs `x` (a `FRONT_AXES` column): every scored trial, the Pareto front, the
+    reference.
 
     `reference` is (name, x value, accuracy or None); without an accuracy it is a vertical line.
     """
+    xlabel, scale = FRONT_AXES[x]
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
     scored = df[df["status"].isin(SCORED)].dropna(subset=[x, "accuracy"])

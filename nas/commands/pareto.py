@@ -51,8 +51,10 @@ def main(args: argparse.Namespace) -> int:
         write_output(args.csv, lambda p: front.to_csv(p, index=False), "--csv", run.path)
         print(f"wrote {args.csv}")
     if args.plot:
-        from nas.plot import plot_front
+        from nas.report_plots import front_figure, pyplot, save_png
 
-        write_output(args.plot, lambda p: plot_front(df, front, p, x), "--plot", run.path)
+        pyplot("--plot")  # one clear line, before anything is drawn, if matplotlib is missing
+        fig = front_figure(df, x)
+        write_output(args.plot, lambda p: save_png(fig, p), "--plot", run.path)
         print(f"wrote {args.plot}")
     return 0
