@@ -17,6 +17,7 @@ on that directory rebuilds the same jobs and resumes.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from nas.run_dir import SCORED, RunDir
 from nas.schema import from_data, to_data
 from objectives import ProxyConfig, SupernetConfig
 from search_space import Arch
+from search_space.atomic_file import atomic_write
 from search_space.errors import SpecError
 
 STUDY_FILE = "fidelity-study.yaml"
@@ -111,9 +113,11 @@ class Study:
         return read_study(path, build)
 
 
-def train_supernets(study: Study, folder: Path, progress=print) -> None:
+def train_supernets(study: Study, folder: Path, progress=print,
+                    run_dir: Path | None = None) -> None:
     """Train (or finish, or skip) each supernet the study's jobs score against, in this
-    process, with one torch thread per `resources.cpu`, as a search's driver does."""
+    process, with one torch thread per `resources.cpu`, as a search's driver does. A study of
+    `run_dir` starts from that run's own supernet where it would train the same one."""
     from nas.runner import build_space
     from nas.supernet_trainer import fit_supernet
     from objectives.supernet_training import load_checkpoint
@@ -123,6 +127,8 @@ def train_supernets(study: Study, folder: Path, progress=print) -> None:
     threads = study.config.proxy.threads or max(1, int(study.config.resources.cpu))
     for (setting, seed), checkpoint in checkpoints.items():
         cfg = study.supernet_config(setting)
+        if (setting, seed) == ("short", 0) and not checkpoint.is_file() and run_dir:
+            _start_from_run(study, run_dir, checkpoint, progress)
         done = load_checkpoint(checkpoint, space)["epoch"] if checkpoint.is_file() else 0
         if done >= cfg.epochs:
             continue
@@ -131,6 +137,20 @@ def train_supernets(study: Study, folder: Path, progress=print) -> None:
                  f"({cfg.sampling} sampling) -> {checkpoint.name}")
         fit_supernet(space, proxy, cfg, checkpoint, on_epoch=lambda e, cfg=cfg: progress(
             f"  epoch {e['epoch']}/{cfg.epochs}  loss {e['loss']:.3f}  {e['seconds']:.1f}s"))
+
+
+def _start_from_run(study: Study, run_dir: Path, checkpoint: Path, progress) -> None:
+    """Copy the run's supernet to `checkpoint` when the study's config is the run's own (no
+    --set): the same space, recipe, supernet settings and seed would train the same supernet,
+    and a run killed mid-training is finished here as its resume would finish it."""
+    from nas.oneshot import SUPERNET_FILE
+
+    source = run_dir / SUPERNET_FILE
+    same = dataclasses.replace(load_config(str(run_dir / "config.yaml")), address=None) == \
+        dataclasses.replace(study.config, address=None)
+    if same and source.is_file():
+        atomic_write(checkpoint, lambda tmp: shutil.copyfile(source, tmp))
+        progress(f"supernet for short seed 0: starts from the run's own {source}")
 
 
 def _job_name(job: Job) -> str:

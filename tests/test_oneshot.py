@@ -110,3 +110,18 @@ def test_retrain_choice_skips_candidates_already_retrained():
             row([3], "supernet", None), row([1], "supernet", 0.7), row([1], "proxy", 0.4)]
     assert retrain_choice(rows, 2) == [[2]]  # [1] and [2] are the best; [1] has its proxy row
     assert retrain_choice(rows, 3) == [[2], [0]] and retrain_choice(rows, 0) == []
+
+
+def test_a_fidelity_study_of_the_run_starts_from_its_supernet(oneshot_run, tmp_path, capsys):
+    run, _ = oneshot_run
+    command = ["fidelity", str(run.path), "--archs", "2", "--seeds", "1", "--long",
+               "evaluator=proxy", "--output"]
+    assert main([*command, str(tmp_path / "same")]) == 0
+    out = capsys.readouterr().out
+    assert "starts from the run's own" in out and "supernet for short seed 0: epochs" not in out
+    copied = (tmp_path / "same" / "supernet-short-s0.pt").read_bytes()
+    assert copied == (run.path / SUPERNET_FILE).read_bytes()
+    # another recipe (any --set) would train another supernet: it is trained, not copied
+    assert main([*command, str(tmp_path / "other"), "--set", "supernet.calibration=16"]) == 0
+    out = capsys.readouterr().out
+    assert "starts from" not in out and "supernet for short seed 0: epochs 1..1" in out

@@ -79,6 +79,7 @@ def main(args: argparse.Namespace) -> int:
         study, reference, run_dir = _new_study(args, overrides)
         output = Path(args.output) if args.output else default_output(study, run_dir)
     else:
+        run_dir = None  # the run it studies, when the command names one
         study, output = Study.from_yaml(resume_dir / STUDY_FILE), resume_dir
         reference = Arch.from_yaml(resume_dir / "reference.yaml")
         if same_place(source, resume_dir):  # `fidelity STUDY_DIR`: flags may only agree
@@ -87,7 +88,8 @@ def main(args: argparse.Namespace) -> int:
                 "--archs": (args.archs, len(study.archs)), "--seeds": (args.seeds, study.seeds),
                 "--long": (" ".join(args.long) or None, " ".join(study.long))})
         else:  # the command that started it, again: it must ask for the same study
-            study = _same_study(study, _new_study(args, overrides)[0], output)
+            asked, _, run_dir = _new_study(args, overrides)
+            study = _same_study(study, asked, output)
         print(f"resuming the fidelity study in {output}", flush=True)
     jobs = study.specs(output)
     print(f"fidelity '{study.config.name}': {len(study.archs)} architectures x 2 settings x "
@@ -100,7 +102,7 @@ def main(args: argparse.Namespace) -> int:
         print(line, flush=True)
 
     run = run_jobs(config, space, output, {STUDY_FILE: study.to_yaml()}, progress,
-                   prepare=lambda folder: train_supernets(study, folder, progress))
+                   prepare=lambda folder: train_supernets(study, folder, progress, run_dir))
     rows = fidelity_rows(run.path)
     figures = statistics(rows)
     written = write_outputs(rows, figures, run.path)
