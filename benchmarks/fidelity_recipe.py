@@ -20,9 +20,12 @@ drawn without `--arch-seed`).
 
 `--agreement CSV [CSV ...]` instead reads trainings that `--save` wrote and prints, for the
 long setting, how the seeds agree: Kendall's tau of every pair of seeds over all architectures
-and over each block of 12 (the first 12 are the goal study's), of the mean of two seeds against
-the mean of the other two (4 seeds or more), and how far seeds 0 and 1 lie apart for the
-architectures whose mean top-1 is 0.6 or more and for the rest.
+and over each block of 12 (the first 12 are the goal study's); for k = 2 .. S/2, the least,
+median and largest tau of the mean of k seeds against the mean of k others (what k trainings
+per candidate buy), and what the Spearman-Brown rule predicts for k = 1..8 from the median
+single pair; and how far seeds 0 and 1 lie apart for the architectures whose mean
+top-1 is 0.6 or more and for the rest. `--first-seed N` trains seeds N.. instead of 0.., so
+seeds can be added to a saved run; `--agreement A.csv B.csv --merge` reads them as one.
 
 `--curves ID` instead prints, for architecture ID, each epoch's training loss / held-out top-1
 of a LONG-epoch training per recipe and seed: where a collapse comes from.
@@ -33,10 +36,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
+import math
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from statistics import median
 
 import pandas as pd
 from scipy.stats import kendalltau
@@ -85,11 +90,13 @@ def _train(task: tuple) -> dict:
 
 
 def run_recipe(name: str, archs: list, base: ProxyConfig, long_epochs: int, seeds: int,
-               workers: int, long_only: bool = False) -> pd.DataFrame:
+               workers: int, long_only: bool = False, first_seed: int = 0) -> pd.DataFrame:
     short = dataclasses.replace(base, **RECIPES[name], threads=1)
     settings = {"short": short, "long": dataclasses.replace(short, epochs=long_epochs)}
+    jobs = [dataclasses.replace(j, seed=j.seed + first_seed)
+            for j in make_jobs(len(archs), seeds) if not long_only or j.setting == "long"]
     tasks = [(archs[j.arch_id], dataclasses.replace(settings[j.setting], seed=j.seed), j)
-             for j in make_jobs(len(archs), seeds) if not long_only or j.setting == "long"]
+             for j in jobs]
     with ProcessPoolExecutor(workers) as pool:
         return pd.DataFrame(list(pool.map(_train, tasks)))
 
@@ -112,6 +119,9 @@ def main() -> None:
     parser.add_argument("--recipes", nargs="+", default=["old", "new"], choices=list(RECIPES))
     parser.add_argument("--archs", type=int, default=12)
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="train seeds N..N+S-1 (to add seeds to a saved run; "
+                        "`--agreement A.csv B.csv --merge` reads them together)")
     parser.add_argument("--long", type=int, default=6, help="epochs of the long setting")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--config", default="demo")
@@ -121,6 +131,8 @@ def main() -> None:
     parser.add_argument("--from-csv", metavar="CSV")
     parser.add_argument("--agreement", nargs="+", metavar="CSV", type=Path,
                         help="seed agreement of trainings saved with --save (no training)")
+    parser.add_argument("--merge", action="store_true",
+                        help="with --agreement: read the CSVs as one set of trainings")
     parser.add_argument("--save", metavar="DIR", type=Path,
                         help="also write each recipe's trainings to DIR/RECIPE.csv")
     parser.add_argument("--arch-seed", type=int,
@@ -129,7 +141,10 @@ def main() -> None:
                         "another")
     args = parser.parse_args()
     if args.agreement:
-        for path in args.agreement:
+        if args.merge:
+            rows = pd.concat([pd.read_csv(path) for path in args.agreement])
+            print_agreement(" + ".join(map(str, args.agreement)), rows)
+        for path in [] if args.merge else args.agreement:
             print_agreement(path, pd.read_csv(path))
         return
     if args.from_csv:
@@ -149,15 +164,16 @@ def main() -> None:
     for name in args.recipes:
         start = time.perf_counter()
         rows = run_recipe(name, archs, config.proxy, args.long, args.seeds, args.workers,
-                          args.long_only)
+                          args.long_only, args.first_seed)
         if args.save:
             args.save.mkdir(parents=True, exist_ok=True)
             rows.to_csv(args.save / f"{name}.csv", index=False)
-        report(f"recipe {name}: {RECIPES[name] or 'the demo config'}", rows,
-               time.perf_counter() - start)
+        # the seed taus compare the first two seeds trained (statistics reads them as 0 and 1)
+        report(f"recipe {name}: {RECIPES[name] or 'the demo config'}",
+               rows.assign(seed=rows["seed"] - args.first_seed), time.perf_counter() - start)
 
 
-def print_agreement(path: Path, rows: pd.DataFrame, block: int = 12) -> None:
+def print_agreement(path: Path | str, rows: pd.DataFrame, block: int = 12) -> None:
     """Seed-vs-seed agreement of the long trainings in `rows` (see the module docstring)."""
     acc = rows[rows["setting"] == "long"].pivot_table(index="arch_id", columns="seed",
                                                       values="accuracy")
@@ -165,27 +181,43 @@ def print_agreement(path: Path, rows: pd.DataFrame, block: int = 12) -> None:
     slices = {"all": acc.index == acc.index}
     slices |= {f"{lo}-{lo + block - 1}": (ids >= lo) & (ids < lo + block)
                for lo in range(0, len(acc), block)} if len(acc) > block else {}
-    print(f"\n== {path}: {len(acc)} archs, seeds {list(acc.columns)}, long setting")
-    print(f"{'pair':<22}" + "".join(f"{name:>9}" for name in slices))
     seeds = list(acc.columns)
+    print(f"\n== {path}: {len(acc)} archs, seeds {seeds}, long setting")
+    print(f"{'pair':<22}" + "".join(f"{name:>9}" for name in slices))
 
-    def line(name: str, a: pd.Series, b: pd.Series) -> None:
-        print(f"{name:<22}" + "".join(f"{kendalltau(a[m], b[m]).statistic:>9.3f}"
-                                      for m in slices.values()))
+    def taus(a: pd.Series, b: pd.Series) -> list[float]:
+        return [kendalltau(a[m], b[m]).statistic for m in slices.values()]
 
-    for i, j in itertools.combinations(seeds, 2):
-        line(f"seed {i} v {j}", acc[i], acc[j])
-    if len(seeds) >= 4:
-        for one in itertools.combinations(seeds, 2):
-            other = [s for s in seeds if s not in one]
-            if one[0] == seeds[0]:  # each split once
-                line(f"mean {one} v {tuple(other[:2])}", acc[list(one)].mean(axis=1),
-                     acc[other[:2]].mean(axis=1))
+    singles = [taus(acc[i], acc[j]) for i, j in itertools.combinations(seeds, 2)]
+    for (i, j), row in zip(itertools.combinations(seeds, 2), singles, strict=True):
+        print(f"{f'seed {i} v {j}':<22}" + "".join(f"{t:>9.3f}" for t in row))
+    for k in range(2, len(seeds) // 2 + 1):
+        pairs = [taus(acc[list(one)].mean(axis=1), acc[list(other)].mean(axis=1))
+                 for one, other in _disjoint_pairs(seeds, k)]
+        print(f"mean of {k} v mean of {k}, {len(pairs)} pairs: min / median / max")
+        for name, pick in (("  min", min), ("  median", median), ("  max", max)):
+            print(f"{name:<22}" + "".join(f"{pick(col):>9.3f}" for col in zip(*pairs)))
+    one = median(row[0] for row in singles)
+    print(f"mean of k v mean of k, by Spearman-Brown from the median single pair ({one:.3f}):")
+    print("  " + "  ".join(f"k={k} {spearman_brown(one, k):.3f}" for k in range(1, 9)))
     gap = (acc[seeds[0]] - acc[seeds[1]]).abs()
     strong = acc[seeds[:2]].mean(axis=1) >= 0.6
     for name, mask in (("mean >= 0.6", strong), ("mean < 0.6", ~strong)):
         print(f"{name}: {int(mask.sum())} archs, |seed {seeds[0]} - seed {seeds[1]}| "
               f"{gap[mask].min():.2f}-{gap[mask].max():.2f} (median {gap[mask].median():.2f})")
+
+
+def spearman_brown(tau: float, k: int) -> float:
+    """Kendall's tau between means of k trainings, from the tau between single ones: seed
+    noise taken as Gaussian (tau = 2/pi arcsin(rho)) and rho stepped up by Spearman-Brown."""
+    rho = math.sin(math.pi / 2 * tau)
+    return 2 / math.pi * math.asin(k * rho / (1 + (k - 1) * rho))
+
+
+def _disjoint_pairs(seeds: list, k: int) -> list[tuple[tuple, tuple]]:
+    """Every unordered pair of disjoint k-seed sets."""
+    sets = list(itertools.combinations(seeds, k))
+    return [(a, b) for a, b in itertools.combinations(sets, 2) if not set(a) & set(b)]
 
 
 def report(title: str, rows: pd.DataFrame, seconds: float | None = None) -> None:
