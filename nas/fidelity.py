@@ -12,6 +12,8 @@ Statistics, from rows with ``arch_id, setting, seed, status, accuracy, train_sec
 - ``kendall_tau_ci95``: percentile bootstrap over architectures (resampled with replacement).
 - ``seed_tau_short`` / ``seed_tau_long``: seed 0 vs seed 1 within one setting, the noise
   ceiling: no proxy can rank better against another setting than it agrees with itself.
+- ``seed_gap_short`` / ``seed_gap_long``: the median over architectures of |seed 0 - seed 1|
+  top-1 within one setting: accuracy differences below it are within seed noise.
 - ``top_k_overlap``: share of the short setting's top k (k = max(1, K // 4)) in the long's.
 - ``cost_ratio``: short training seconds / long training seconds (means over jobs).
 
@@ -140,8 +142,10 @@ def statistics(rows: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
     table = accuracy_table(rows)
     for setting in SETTINGS:
         if (setting, 0) in table and (setting, 1) in table:
-            result[f"seed_tau_{setting}"] = _finite(_tau(*_pair(table[(setting, 0)],
-                                                                table[(setting, 1)])))
+            a, b = _pair(table[(setting, 0)], table[(setting, 1)])
+            result[f"seed_tau_{setting}"] = _finite(_tau(a, b))
+            result[f"seed_gap_{setting}"] = _finite(float(np.median(abs(a - b)))) \
+                if len(a) else None
     k = max(1, result["archs"] // 4)
     result["top_k"] = k
     result["top_k_overlap"] = _top_k_overlap(x, y, k) if len(x) else None
@@ -212,6 +216,24 @@ def summary_lines(figures: dict[str, Any]) -> list[str]:
         return f"{value:.3f}" if isinstance(value, float) else str(value)
 
     keys = ("archs_compared", "seeds", "kendall_tau", "kendall_tau_ci95", "spearman",
-            "seed_tau_short", "seed_tau_long", "top_k_overlap", "cost_ratio", "failed_jobs")
+            "seed_tau_short", "seed_tau_long", "seed_gap_short", "seed_gap_long",
+            "top_k_overlap", "cost_ratio", "failed_jobs")
     width = max(map(len, keys))
     return [f"{key:<{width}}  {show(figures.get(key))}" for key in keys if key in figures]
+
+
+def reading(figures: dict[str, Any]) -> list[str]:
+    """The figures in words: how far the short setting's ranking can be trusted."""
+    tau, ceiling = figures.get("kendall_tau"), figures.get("seed_tau_long")
+    gap = figures.get("seed_gap_long")
+    lines = []
+    if gap is not None:
+        lines.append(f"seed noise: top-1 moves {gap:.3f} between two seeds of the long setting "
+                     "(median): closer scores do not rank")
+    if tau is not None and ceiling is not None:
+        lines.append(
+            f"the short setting ranks as well as the long one agrees with itself ({tau:.2f} >= "
+            f"{ceiling:.2f}): seed noise, not the short setting, limits it" if tau >= ceiling else
+            f"the short setting ranks below the long one's agreement with itself ({tau:.2f} < "
+            f"{ceiling:.2f}): evaluating as the long one does would rank better")
+    return lines

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from nas.fidelity import make_jobs, spread_ranks, statistics, write_outputs
+from nas.fidelity import make_jobs, reading, spread_ranks, statistics, write_outputs
 from search_space.errors import SpecError
 
 
@@ -43,6 +43,9 @@ def test_monotone_long_gives_tau_one_and_reversed_minus_one(long_of, tau):
     figures = statistics(_rows(long_of))
     assert figures["kendall_tau"] == tau and figures["spearman"] == tau
     assert figures["seed_tau_short"] == 1.0 and figures["seed_tau_long"] == 1.0
+    assert figures["seed_gap_long"] == 0.0  # both seeds score alike here
+    verdict = "not the short setting" if tau > 0 else "evaluating as the long one does"
+    assert verdict in reading(figures)[1]
     assert figures["top_k_overlap"] == (1.0 if tau > 0 else 0.0)
     assert figures["cost_ratio"] == 0.25
 
@@ -56,6 +59,9 @@ def test_json_tau_is_scipys_tau_recomputed_from_the_csv(tmp_path):
     expected = stats.kendalltau(means["short"], means["long"]).statistic
     saved = json.loads((tmp_path / "fidelity.json").read_text())
     assert saved["kendall_tau"] == pytest.approx(expected, abs=1e-12)
+    seeds = csv[csv.setting == "long"].pivot(index="arch_id", columns="seed", values="accuracy")
+    gap = (seeds[0] - seeds[1]).abs().median()
+    assert gap > 0 and saved["seed_gap_long"] == pytest.approx(gap, abs=1e-12)
     low, high = saved["kendall_tau_ci95"]
     assert -1.0 <= low <= saved["kendall_tau"] <= high <= 1.0
     assert (tmp_path / "fidelity.png").stat().st_size > 0

@@ -57,7 +57,7 @@ def _same_study(recorded, asked, output):
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from nas.fidelity import statistics, summary_lines, write_outputs
+    from nas.fidelity import reading, statistics, summary_lines, write_outputs
     from nas.fidelity_study import (
         STUDY_FILE,
         Study,
@@ -106,6 +106,6 @@ def main(args: argparse.Namespace) -> int:
     rows = fidelity_rows(run.path)
     figures = statistics(rows)
     written = write_outputs(rows, figures, run.path)
-    print("\n" + "\n".join(summary_lines(figures)))
+    print("\n" + "\n".join(summary_lines(figures) + [""] + reading(figures)))
     print("written: " + ", ".join(str(p) for p in written))
     return 0
