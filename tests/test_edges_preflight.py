@@ -156,4 +156,4 @@ def test_a_full_disk_mid_run_stops_with_exit_1_and_keeps_the_journal(
     assert last.startswith("nas-search run: error: ") and "No space left on device" in last
     assert f"nas-search resume {out}" in last
     assert len(RunDir(out).rows()) == 1  # the journal is intact
-    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in out.iterdir() if ".tmp" in p.suffixes]  # no stray temporary
