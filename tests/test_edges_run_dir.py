@@ -133,8 +133,8 @@ def test_a_new_run_directory_writes_config_yaml_last(tmp_path: Path, monkeypatch
     import nas.run_dir as run_dir
 
     written = []
-    real = run_dir._atomic_write
-    monkeypatch.setattr(run_dir, "_atomic_write",
+    real = run_dir.atomic_write
+    monkeypatch.setattr(run_dir, "atomic_write",
                         lambda path, write: (written.append(path.name), real(path, write)))
     run = run_dir.RunDir.create(tmp_path / "run", "name: x\n",
                                 {"fidelity-study.yaml": "s\n", "reference.yaml": "r\n"})
