@@ -77,6 +77,9 @@ RECIPES = {
     "adamw_nodrop": {"optimizer": "adamw", "lr": 0.001, "dropout": 0.0, "drop_path": 0.0},
     "adamw2e-3": {"optimizer": "adamw", "lr": 0.002},
     "b64": {**SGD, "batch_size": 64, "lr": 0.02},  # the same step per image, half the noise
+    "warm1": {**SGD, "warmup_epochs": 1.0},
+    "clip5": {**SGD, "clip_grad": 5.0},
+    "clip10": {**SGD, "clip_grad": 10.0},
 }
 COLLAPSED = 0.2
 
@@ -227,7 +230,14 @@ def report(title: str, rows: pd.DataFrame, seconds: float | None = None) -> None
     print("\n".join(summary_lines(statistics(rows))))
     print(f"mean top-1 short {means.get('short', float('nan')):.3f}  long "
           f"{means.get('long', float('nan')):.3f}  collapsed (< {COLLAPSED}) "
-          f"{collapsed}/{len(rows)}", flush=True)
+          f"{collapsed}/{len(rows)}")
+    # how far apart the architectures score: the spread seed noise has to be smaller than
+    long = rows[rows["setting"] == "long"].groupby("arch_id")["accuracy"].mean()
+    if len(long):
+        q = long.quantile([0, 0.25, 0.5, 0.75, 1]).to_numpy()
+        print("long top-1 over archs (mean of seeds): min / quartiles / max "
+              + " / ".join(f"{v:.3f}" for v in q) + f", middle half {q[3] - q[1]:.3f} wide",
+              flush=True)
 
 
 if __name__ == "__main__":
