@@ -69,6 +69,16 @@ def test_the_recipes_dropout_reaches_every_path():
     assert not torch.equal(weights[0], weights[2])  # the recipe's 0 trains without it
 
 
+def test_the_recipes_gradient_clipping_reaches_the_supernet():
+    space = load_space("mnasnet")
+    trained = {c: train_supernet(space, dataclasses.replace(PROXY, clip_grad=c),
+                                 SupernetConfig(epochs=1)).state_dict()
+               for c in (None, 1e9, 1e-3)}
+    weights = [s["classifier.weight"] for s in trained.values()]
+    assert torch.equal(weights[0], weights[1])  # a bound never reached: the same training
+    assert not torch.equal(weights[0], weights[2])
+
+
 def test_scores_are_accuracies_from_inherited_weights():
     space = load_space("b0")
     supernet = train_supernet(space, PROXY, SupernetConfig(epochs=1))
