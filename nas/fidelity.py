@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,16 @@ def _tau(x: np.ndarray, y: np.ndarray) -> float:
     if len(x) < 2:
         return math.nan
     return float(stats.kendalltau(x, y).statistic)
+
+
+def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
+    """Spearman's rho; None where undefined (fewer than two, or all scores tied), without
+    scipy's warning: the table says '-' for it."""
+    if len(x) < 2:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.ConstantInputWarning)
+        return _finite(float(stats.spearmanr(x, y).statistic))
 
 
 def _finite(value: float) -> float | None:
@@ -137,7 +148,7 @@ def statistics(rows: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
         "archs_compared": len(x),
         "kendall_tau": _finite(_tau(x, y)),
         "kendall_tau_ci95": list(ci) if ci else None,
-        "spearman": _finite(float(stats.spearmanr(x, y).statistic)) if len(x) > 1 else None,
+        "spearman": _spearman(x, y),
     }
     table = accuracy_table(rows)
     for setting in SETTINGS:

@@ -131,3 +131,15 @@ def test_a_damaged_study_file_is_one_error_naming_it(text, tmp_path):
         with pytest.raises(SpecError) as err:
             cls.from_yaml(path)
         assert str(path) in str(err.value)
+
+
+def test_tied_scores_give_no_figure_and_no_warning():
+    import warnings
+
+    rows = _rows(lambda a: 0.1)
+    rows["accuracy"] = 0.1  # every training at chance: no rank to correlate
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figures = statistics(rows)
+    assert figures["kendall_tau"] is None and figures["spearman"] is None
+    assert not caught, [str(w.message) for w in caught]
