@@ -33,3 +33,11 @@ def test_the_temporary_keeps_the_suffix_writers_pick_the_format_from(tmp_path):
     seen = []
     atomic_write(tmp_path / "front.png", lambda tmp: (seen.append(tmp), tmp.write_bytes(b"x")))
     assert seen[0].suffix == ".png" and seen[0].parent == tmp_path
+
+
+def test_anything_but_a_regular_file_is_refused_not_replaced(tmp_path):
+    folder = tmp_path / "trials.csv"
+    folder.mkdir()
+    with pytest.raises(OSError, match="not a regular file"):
+        atomic_write(folder, lambda tmp: tmp.write_text("x"))
+    assert folder.is_dir() and list(tmp_path.iterdir()) == [folder]
