@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
-import math
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -49,7 +48,13 @@ from scipy.stats import kendalltau
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nas.config import load_config  # noqa: E402
-from nas.fidelity import make_jobs, sample_archs, statistics, summary_lines  # noqa: E402
+from nas.fidelity import (  # noqa: E402
+    make_jobs,
+    sample_archs,
+    spearman_brown_tau,
+    statistics,
+    summary_lines,
+)
 from nas.runner import build_space  # noqa: E402
 from objectives import ProxyConfig, load_dataset, train_proxy  # noqa: E402
 
@@ -144,11 +149,14 @@ def main() -> None:
                         "another")
     args = parser.parse_args()
     if args.agreement:
+        runs = [(str(path), pd.read_csv(path)) for path in args.agreement]
         if args.merge:
-            rows = pd.concat([pd.read_csv(path) for path in args.agreement])
-            print_agreement(" + ".join(map(str, args.agreement)), rows)
-        for path in [] if args.merge else args.agreement:
-            print_agreement(path, pd.read_csv(path))
+            rows = pd.concat([r for _, r in runs])
+            if rows.duplicated(["arch_id", "setting", "seed"]).any():  # else pivot would average
+                parser.error("--merge: the CSVs share seeds (train the second with --first-seed)")
+            runs = [(" + ".join(name for name, _ in runs), rows)]
+        for name, rows in runs:
+            print_agreement(name, rows)
         return
     if args.from_csv:
         rows = pd.read_csv(args.from_csv)
@@ -202,7 +210,7 @@ def print_agreement(path: Path | str, rows: pd.DataFrame, block: int = 12) -> No
             print(f"{name:<22}" + "".join(f"{pick(col):>9.3f}" for col in zip(*pairs)))
     one = median(row[0] for row in singles)
     print(f"mean of k v mean of k, by Spearman-Brown from the median single pair ({one:.3f}):")
-    print("  " + "  ".join(f"k={k} {spearman_brown(one, k):.3f}" for k in range(1, 9)))
+    print("  " + "  ".join(f"k={k} {_show(spearman_brown_tau(one, k))}" for k in range(1, 9)))
     gap = (acc[seeds[0]] - acc[seeds[1]]).abs()
     strong = acc[seeds[:2]].mean(axis=1) >= 0.6
     for name, mask in (("mean >= 0.6", strong), ("mean < 0.6", ~strong)):
@@ -210,11 +218,8 @@ def print_agreement(path: Path | str, rows: pd.DataFrame, block: int = 12) -> No
               f"{gap[mask].min():.2f}-{gap[mask].max():.2f} (median {gap[mask].median():.2f})")
 
 
-def spearman_brown(tau: float, k: int) -> float:
-    """Kendall's tau between means of k trainings, from the tau between single ones: seed
-    noise taken as Gaussian (tau = 2/pi arcsin(rho)) and rho stepped up by Spearman-Brown."""
-    rho = math.sin(math.pi / 2 * tau)
-    return 2 / math.pi * math.asin(k * rho / (1 + (k - 1) * rho))
+def _show(tau: float | None) -> str:
+    return "-" if tau is None else f"{tau:.3f}"
 
 
 def _disjoint_pairs(seeds: list, k: int) -> list[tuple[tuple, tuple]]:

@@ -79,6 +79,10 @@ def _tau(x: np.ndarray, y: np.ndarray) -> float:
     return float(stats.kendalltau(x, y).statistic)
 
 
+def _median_gap(a: np.ndarray, b: np.ndarray) -> float | None:
+    return _finite(float(np.median(abs(a - b)))) if len(a) else None
+
+
 def _spearman(x: np.ndarray, y: np.ndarray) -> float | None:
     """Spearman's rho; None where undefined (fewer than two, or all scores tied), without
     scipy's warning: the table says '-' for it."""
@@ -155,8 +159,7 @@ def statistics(rows: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
         if (setting, 0) in table and (setting, 1) in table:
             a, b = _pair(table[(setting, 0)], table[(setting, 1)])
             result[f"seed_tau_{setting}"] = _finite(_tau(a, b))
-            result[f"seed_gap_{setting}"] = _finite(float(np.median(abs(a - b)))) \
-                if len(a) else None
+            result[f"seed_gap_{setting}"] = _median_gap(a, b)
     k = max(1, result["archs"] // 4)
     result["top_k"] = k
     result["top_k_overlap"] = _top_k_overlap(x, y, k) if len(x) else None
@@ -233,18 +236,40 @@ def summary_lines(figures: dict[str, Any]) -> list[str]:
     return [f"{key:<{width}}  {show(figures.get(key))}" for key in keys if key in figures]
 
 
+def spearman_brown_tau(tau: float, k: int) -> float | None:
+    """Kendall's tau between two means of k trainings each, from the tau between single ones.
+
+    Takes each architecture's score as its true value plus Gaussian seed noise of one size for
+    all (then tau = 2/pi arcsin(rho)) and steps rho up by the Spearman-Brown rule. None where
+    single trainings do not agree at all (tau <= 0): averaging noise cannot create a ranking.
+    """
+    rho = math.sin(math.pi / 2 * tau)
+    if rho <= 0:
+        return None
+    return 2 / math.pi * math.asin(min(1.0, k * rho / (1 + (k - 1) * rho)))
+
+
 def reading(figures: dict[str, Any]) -> list[str]:
     """The figures in words: how far the short setting's ranking can be trusted."""
-    tau, ceiling = figures.get("kendall_tau"), figures.get("seed_tau_long")
-    gap = figures.get("seed_gap_long")
+    tau, single = figures.get("kendall_tau"), figures.get("seed_tau_long")
+    gap, seeds = figures.get("seed_gap_long"), figures.get("seeds", 1)
     lines = []
     if gap is not None:
         lines.append(f"seed noise: top-1 moves {gap:.3f} between two seeds of the long setting "
                      "(median): closer scores do not rank")
-    if tau is not None and ceiling is not None:
-        lines.append(
-            f"the short setting ranks as well as the long one agrees with itself ({tau:.2f} >= "
-            f"{ceiling:.2f}): seed noise, not the short setting, limits it" if tau >= ceiling else
-            f"the short setting ranks below the long one's agreement with itself ({tau:.2f} < "
-            f"{ceiling:.2f}): evaluating as the long one does would rank better")
+    if tau is None or single is None:
+        return lines
+    # kendall_tau compares means over `seeds` seeds: so must the ceiling it is held against
+    ceiling = spearman_brown_tau(single, seeds)
+    if ceiling is None:
+        lines.append(f"the long setting's seeds do not agree (tau {single:.2f}): it cannot "
+                     "judge the short one")
+    elif tau >= ceiling:
+        lines.append(f"the short setting ranks like the long one at {tau:.2f}, as two "
+                     f"{seeds}-seed means of the long one would agree (~{ceiling:.2f}): seed "
+                     "noise, not the short setting, limits the ranking")
+    else:
+        lines.append(f"the short setting ranks like the long one at {tau:.2f}, below the ~"
+                     f"{ceiling:.2f} two {seeds}-seed means of the long one would agree at: "
+                     "evaluating as the long one does would rank better")
     return lines
