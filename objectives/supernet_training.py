@@ -228,8 +228,8 @@ def _train(space: SearchSpace, recipe: ProxyConfig, cfg: SupernetConfig,
                 loss = _step_loss(model(x, archs), y, loss_fn, cfg)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if recipe.clip_grad is not None:  # the recipe's clipping, as a proxy trial clips
-                nn.utils.clip_grad_norm_(supernet.parameters(), recipe.clip_grad)
+            if recipe.clip_grad is not None:  # the recipe's bound, per path: the loss sums them
+                nn.utils.clip_grad_norm_(supernet.parameters(), recipe.clip_grad * len(archs))
             optimizer.step()
             total += loss.item() / len(archs)
         mean = total / steps
