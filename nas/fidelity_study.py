@@ -128,7 +128,7 @@ def train_supernets(study: Study, folder: Path, progress=print,
     for (setting, seed), checkpoint in checkpoints.items():
         cfg = study.supernet_config(setting)
         if (setting, seed) == ("short", 0) and not checkpoint.is_file() and run_dir:
-            _start_from_run(study, run_dir, checkpoint, progress)
+            _start_from_run(study, space, run_dir, checkpoint, progress)
         done = load_checkpoint(checkpoint, space)["epoch"] if checkpoint.is_file() else 0
         if done >= cfg.epochs:
             continue
@@ -139,18 +139,31 @@ def train_supernets(study: Study, folder: Path, progress=print,
             f"  epoch {e['epoch']}/{cfg.epochs}  loss {e['loss']:.3f}  {e['seconds']:.1f}s"))
 
 
-def _start_from_run(study: Study, run_dir: Path, checkpoint: Path, progress) -> None:
+def _start_from_run(study: Study, space: Any, run_dir: Path, checkpoint: Path,
+                    progress) -> None:
     """Copy the run's supernet to `checkpoint` when the study's config is the run's own (no
     --set): the same space, recipe, supernet settings and seed would train the same supernet,
-    and a run killed mid-training is finished here as its resume would finish it."""
+    and a run killed mid-training is finished here as its resume would finish it. A file that
+    does not load into this space's supernet (damaged, or the space file edited since) is
+    left where it is, and the study trains its own."""
     from nas.oneshot import SUPERNET_FILE
+    from objectives import load_supernet
 
     source = run_dir / SUPERNET_FILE
-    same = dataclasses.replace(load_config(str(run_dir / "config.yaml")), address=None) == \
-        dataclasses.replace(study.config, address=None)
-    if same and source.is_file():
-        atomic_write(checkpoint, lambda tmp: shutil.copyfile(source, tmp))
-        progress(f"supernet for short seed 0: starts from the run's own {source}")
+    if not source.is_file() or _without_address(load_config(str(run_dir / "config.yaml"))) != \
+            _without_address(study.config):
+        return
+    try:
+        load_supernet(space, source)
+    except (SpecError, RuntimeError) as err:  # RuntimeError: tensors of other shapes
+        progress(f"supernet for short seed 0: not reusing {source} ({str(err).splitlines()[0]})")
+        return
+    atomic_write(checkpoint, lambda tmp: shutil.copyfile(source, tmp))
+    progress(f"supernet for short seed 0: starts from the run's own {source}")
+
+
+def _without_address(config: SearchConfig) -> SearchConfig:
+    return dataclasses.replace(config, address=None)  # where it runs is not what it trains
 
 
 def _job_name(job: Job) -> str:

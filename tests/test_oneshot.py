@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from nas import load_config, load_results, pareto_front, search
@@ -121,7 +123,14 @@ def test_a_fidelity_study_of_the_run_starts_from_its_supernet(oneshot_run, tmp_p
     assert "starts from the run's own" in out and "supernet for short seed 0: epochs" not in out
     copied = (tmp_path / "same" / "supernet-short-s0.pt").read_bytes()
     assert copied == (run.path / SUPERNET_FILE).read_bytes()
-    # another recipe (any --set) would train another supernet: it is trained, not copied
+    # any --set, even one that only changes scoring, trains the study's own supernet
     assert main([*command, str(tmp_path / "other"), "--set", "supernet.calibration=16"]) == 0
     out = capsys.readouterr().out
     assert "starts from" not in out and "supernet for short seed 0: epochs 1..1" in out
+    # so does a run whose supernet.pt no longer loads
+    damaged = tmp_path / "damaged-run"
+    shutil.copytree(run.path, damaged, ignore=shutil.ignore_patterns("fidelity*"))
+    (damaged / SUPERNET_FILE).write_bytes(b"not a checkpoint")
+    assert main([*command[:1], str(damaged), *command[2:], str(tmp_path / "damaged")]) == 0
+    out = capsys.readouterr().out
+    assert f"not reusing {damaged / SUPERNET_FILE}" in out and "epochs 1..1" in out
