@@ -54,7 +54,6 @@ def main(args: argparse.Namespace) -> int:
         from nas.report_plots import front_figure, pyplot, save_png
 
         pyplot("--plot")  # one clear line, before anything is drawn, if matplotlib is missing
-        fig = front_figure(df, x)
-        write_output(args.plot, lambda p: save_png(fig, p), "--plot", run.path)
+        write_output(args.plot, lambda p: save_png(front_figure(df, x), p), "--plot", run.path)
         print(f"wrote {args.plot}")
     return 0
