@@ -150,8 +150,10 @@ def _start_from_run(study: Study, space: Any, run_dir: Path, checkpoint: Path,
     from objectives import load_supernet
 
     source = run_dir / SUPERNET_FILE
-    if not source.is_file() or _without_address(load_config(str(run_dir / "config.yaml"))) != \
-            _without_address(study.config):
+    if not source.is_file():
+        return
+    run_config = load_config(str(run_dir / "config.yaml"))
+    if _without_address(run_config) != _without_address(study.config):
         return
     try:
         load_supernet(space, source)
