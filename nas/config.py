@@ -238,6 +238,11 @@ def load_config(name_or_path: str = "demo", overrides: list[str] = ()) -> Search
     return _absolute_paths(config)
 
 
+def without_address(config: SearchConfig) -> SearchConfig:
+    """`config` as it would run locally: where a study runs is not what it computes."""
+    return dataclasses.replace(config, address=None)
+
+
 def _absolute_paths(config: SearchConfig) -> SearchConfig:
     """Ray runs trials in their own folders: relative paths must not depend on where."""
     proxy = config.proxy

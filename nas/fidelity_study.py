@@ -26,7 +26,13 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from nas.config import SearchConfig, apply_override, config_path, load_config
+from nas.config import (
+    SearchConfig,
+    apply_override,
+    config_path,
+    load_config,
+    without_address,
+)
 from nas.fidelity import CSV_COLUMNS, Job, make_jobs, sample_archs, spread_ranks
 from nas.job_space import JobSpec, read_study
 from nas.run_dir import SCORED, RunDir
@@ -153,7 +159,7 @@ def _start_from_run(study: Study, space: Any, run_dir: Path, checkpoint: Path,
     if not source.is_file():
         return
     run_config = load_config(str(run_dir / "config.yaml"))
-    if _without_address(run_config) != _without_address(study.config):
+    if without_address(run_config) != without_address(study.config):
         return
     try:
         load_supernet(space, source)
@@ -162,10 +168,6 @@ def _start_from_run(study: Study, space: Any, run_dir: Path, checkpoint: Path,
         return
     atomic_write(checkpoint, lambda tmp: shutil.copyfile(source, tmp))
     progress(f"supernet for short seed 0: starts from the run's own {source}")
-
-
-def _without_address(config: SearchConfig) -> SearchConfig:
-    return dataclasses.replace(config, address=None)  # where it runs is not what it trains
 
 
 def _job_name(job: Job) -> str:

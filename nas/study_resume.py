@@ -13,6 +13,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from nas.config import without_address
 from search_space.errors import SpecError
 
 
@@ -48,7 +49,7 @@ def same_study(recorded, asked, verb: str, output, flags: dict[str, tuple[Any, A
     """`asked` when it is `recorded` but for the cluster (`config.address`); else a SpecError
     naming the first flag in `flags` (flag -> (asked, recorded)) that differs."""
     def unaddressed(study):
-        return dataclasses.replace(study, config=dataclasses.replace(study.config, address=None))
+        return dataclasses.replace(study, config=without_address(study.config))
 
     if unaddressed(asked) == unaddressed(recorded):
         return asked
