@@ -29,7 +29,7 @@ import torch
 
 import controllers
 from benchmarks.landscapes import LANDSCAPES, Landscape
-from nas.table import format_table
+from nas.outputs.table import format_table
 from search_space import SearchSpace, load_space
 
 SETTINGS: tuple[tuple[str, dict], ...] = (

@@ -48,14 +48,14 @@ from scipy.stats import kendalltau
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nas.config import load_config  # noqa: E402
-from nas.fidelity import (  # noqa: E402
+from nas.engine.runner import build_space  # noqa: E402
+from nas.studies.rank_agreement import (  # noqa: E402
     make_jobs,
     sample_archs,
     spearman_brown_tau,
     statistics,
     summary_lines,
 )
-from nas.runner import build_space  # noqa: E402
 from objectives import ProxyConfig, load_dataset, train_proxy  # noqa: E402
 
 # Changes to the demo's proxy section; "old" is the recipe before the fidelity work.

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from nas.table import format_table
+from nas.outputs.table import format_table
 from objectives import analytic_counts, fvcore_flops
 from search_space import PRESETS, Arch, Stage, build_model, preset
 

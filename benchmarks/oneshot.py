@@ -37,7 +37,7 @@ import torch
 from scipy.stats import kendalltau
 
 from nas.config import load_config
-from nas.runner import build_space
+from nas.engine.runner import build_space
 from objectives import load_dataset, score_candidates, train_proxy, train_supernet
 from objectives.supernet_training import extremes
 from search_space.space_file import DECISION_FIELDS

@@ -2,7 +2,7 @@
 
 Writes run directories of N journaled trials (b0 space samples, 10% failed, one rejected
 proposal in 20; FLOPs counted analytically, accuracies made up: no training) and times
-`nas.report.write_report` on each. Prints trials, seconds, images and megabytes.
+`nas.outputs.report.write_report` on each. Prints trials, seconds, images and megabytes.
 
 Run from the repository root::
 
@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from nas import load_config
-from nas.report import write_report
-from nas.run_dir import RunDir
+from nas.ledger.run_dir import RunDir
+from nas.outputs.report import write_report
 from objectives import analytic_counts
 from search_space import load_space
 

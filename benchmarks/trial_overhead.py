@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument("--skip-demo", action="store_true")
     args = parser.parse_args()
 
-    from nas.ray_session import ray_session
+    from nas.engine.ray_session import ray_session
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # no Tune tables in the output
 

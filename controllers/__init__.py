@@ -1,6 +1,6 @@
 """Plain ask/tell controllers over a `SearchSpace`: random, aging evolution, PPO, REINFORCE, grid.
 
-No Ray here: `nas.ledger` drives them (and `nas.ray_searcher` connects the ledger to Ray).
+No Ray here: `nas.ledger` drives them (and `nas.engine.searcher` connects the ledger to Ray).
 """
 
 from controllers.base import AskTell, Controller, TokenSpace

@@ -1,7 +1,7 @@
 """The ask/tell contract every controller follows, and the bookkeeping they share.
 
 A controller proposes candidates from a `SearchSpace` and learns from their rewards. It knows
-nothing about Ray, trials or time: `nas.ledger` drives it (and `nas.ray_searcher` connects the
+nothing about Ray, trials or time: `nas.ledger` drives it (and `nas.engine.searcher` connects the
 ledger to Ray's `suggest` / `on_trial_complete`).
 """
 
@@ -28,7 +28,7 @@ STATE_VERSION = 1
 
 
 class AskTell(Protocol):
-    """What a search driver (`nas.ledger.Ledger`) needs from a controller: see `Controller`."""
+    """What a search driver (the `Ledger`) needs from a controller: see `Controller`."""
 
     def ask(self) -> Arch: ...
 
@@ -40,7 +40,7 @@ class AskTell(Protocol):
 
 
 class TokenSpace(Protocol):
-    """What `Controller` itself needs from a space: a `SearchSpace`, or `nas.grid.GridSpace`."""
+    """What `Controller` itself needs from a space: a `SearchSpace`, or a study's space."""
 
     @property
     def cardinalities(self) -> tuple[int, ...]: ...

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 class GridSearch(Controller):
     """Proposes the space's token lists in lexicographic order, the last decision fastest.
 
-    Meant for small spaces: `nas.grid.GridSpace` (one decision, which (alpha, beta, gamma)
+    Meant for small spaces: `nas.studies.grid.GridSpace` (one decision, which (alpha, beta, gamma)
     point) or a factorized space of a few decisions. Results teach it nothing; tells only clear
     pending asks and count failures. The seed changes nothing: the order is fixed. Asking past
     the last candidate is an error (the budget must not exceed the space's size).
@@ -48,7 +48,7 @@ class GridSearch(Controller):
         return None
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.keys() == {"next"}:  # saved by nas.grid.GridController, before it moved here
+        if state.keys() == {"next"}:  # saved by the old nas.grid.GridController
             self.next = int(state["next"])
             return
         super().load_state_dict(state)

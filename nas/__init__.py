@@ -11,10 +11,10 @@ from typing import Any
 _EXPORTS = {
     "load_config": "nas.config",
     "SearchConfig": "nas.config",
-    "search": "nas.runner",
-    "load_results": "nas.results",
-    "pareto_front": "nas.results",
-    "rescore": "nas.results",
+    "search": "nas.engine.runner",
+    "load_results": "nas.ledger.results",
+    "pareto_front": "nas.ledger.results",
+    "rescore": "nas.ledger.results",
 }
 
 __all__ = sorted(_EXPORTS)

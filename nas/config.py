@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 
 import experiments
-from nas.grid import GridConfig
+from nas.outputs.tracking import tracking_backends
 from nas.schema import from_data, to_data
-from nas.tracking import tracking_backends
+from nas.studies.grid import GridConfig
 from objectives import ProxyConfig, SupernetConfig
 from objectives.data_cache import is_cache, open_cache
 from objectives.reward import TARGET_FLOPS, W
@@ -168,7 +168,7 @@ class SearchConfig:
     address: str | None = None  # an existing Ray cluster, host:port; null = local Ray on 127.0.0.1
     evaluate: str | None = None  # "module:function" replacing proxy training (see README)
     keep_weights: int = 0  # trained weights of the K best trials, under RUN_DIR/weights/
-    tracking: tuple[str, ...] | dict | None = None  # [mlflow, tensorboard, wandb]: nas.tracking
+    tracking: tuple[str, ...] | dict | None = None  # [mlflow, tensorboard, wandb]
     evaluator: str = "proxy"  # proxy: train each candidate; supernet: inherited weights
     supernet: SupernetConfig = field(default_factory=SupernetConfig)  # evaluator: supernet
 

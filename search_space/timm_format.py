@@ -4,7 +4,7 @@ timm (``timm.models._efficientnet_builder``) describes an EfficientNet by one li
 strings per stage, ``decode_arch_def(arch_def)`` turns them into block kwargs, and
 ``timm.models.efficientnet.EfficientNet(block_args, stem_size=..., num_features=...,
 fix_stem=True, round_chs_fn=<identity>, act_layer=...)`` builds the model (see
-`nas.timm_model`). The strings, per stage:
+`nas.outputs.timm_model`). The strings, per stage:
 
 - ``ds_r{n}_k{k}_s{s}_c{out}[_se{r}][_noskip]``: expand 1 (DepthwiseSeparableConv);
 - ``ir_r{n}_k{k}_s{s}_e{e}_c{out}[_se{r}][_noskip]``: MBConv (InvertedResidual);

@@ -14,7 +14,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def ray_local():
     """One local Ray on 127.0.0.1 for every in-process search test; stopped at the end."""
-    from nas.ray_session import ray_session
+    from nas.engine.ray_session import ray_session
 
     with ray_session(None, num_cpus=2):
         yield

@@ -8,7 +8,7 @@ Decided by the candidate's first stage so the outcome is a pure function of the 
 
 import dataclasses
 
-from nas.trial import proxy_evaluate
+from nas.engine.trial import proxy_evaluate
 
 
 def flaky(arch, proxy, report):

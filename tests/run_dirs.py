@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.config import BudgetConfig, SearchConfig
-from nas.run_dir import RunDir
+from nas.ledger.run_dir import RunDir
 from search_space import preset
 
 ARCH = preset("efficientnet-b0").replace(resolution=32)

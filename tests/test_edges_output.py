@@ -13,7 +13,7 @@ import pytest
 from edges_cli import cli_error, main_error, snapshot
 from run_dirs import fake_run
 
-from nas.output import write_output
+from nas.outputs.files import write_output
 from search_space import SpecError
 
 FULL = "/dev/full"  # every write fails with ENOSPC: a full disk

@@ -12,9 +12,9 @@ from edges_cli import cli_error, main_error
 
 from nas import load_config, search
 from nas.cli import main
-from nas.fail_fast import FailFast
-from nas.preflight import check_resources
-from nas.run_dir import RunDir
+from nas.engine.fail_fast import FailFast
+from nas.engine.preflight import check_resources
+from nas.ledger.run_dir import RunDir
 from search_space import SpecError, preset
 from search_space.bundled import bundled_space
 

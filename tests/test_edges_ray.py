@@ -24,7 +24,7 @@ from test_runner_processes import (
     _wait_for,
 )
 
-from nas.run_dir import RunDir
+from nas.ledger.run_dir import RunDir
 
 
 def _plain_run(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:

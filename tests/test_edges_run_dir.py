@@ -130,7 +130,7 @@ def test_a_torn_last_line_is_skipped_but_not_one_in_the_middle(
 def test_a_new_run_directory_writes_config_yaml_last(tmp_path: Path, monkeypatch) -> None:
     # a kill while creating must never leave a config.yaml without the files beside it (a
     # fidelity study file, reference.yaml): config.yaml is what marks a run resumable
-    import nas.run_dir as run_dir
+    import nas.ledger.run_dir as run_dir
 
     written = []
     real = run_dir.atomic_write

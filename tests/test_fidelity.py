@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from nas.fidelity import make_jobs, reading, spread_ranks, statistics, write_outputs
+from nas.studies.rank_agreement import make_jobs, reading, spread_ranks, statistics, write_outputs
 from search_space.errors import SpecError
 
 
@@ -75,8 +75,8 @@ def test_failed_jobs_leave_their_arch_out():
 
 
 def test_each_job_carries_its_seed_and_setting_to_the_trial(tmp_path):
-    from nas.fidelity_study import study_from_source
-    from nas.job_space import JobSpace
+    from nas.studies.fidelity import study_from_source
+    from nas.studies.job_space import JobSpace
 
     study, reference, _ = study_from_source("demo", 2, 2, ["proxy.epochs=3"], [])
     assert study.supernets(tmp_path) == {}  # both settings train standalone
@@ -92,8 +92,8 @@ def test_each_job_carries_its_seed_and_setting_to_the_trial(tmp_path):
 
 
 def test_a_supernet_setting_scores_against_one_supernet_per_seed(tmp_path):
-    from nas.fidelity_study import study_from_source
-    from nas.job_space import JobSpace
+    from nas.studies.fidelity import study_from_source
+    from nas.studies.job_space import JobSpace
 
     study, reference, _ = study_from_source("oneshot-demo", 2, 2, ["evaluator=proxy"],
                                             ["supernet.epochs=2"])
@@ -121,8 +121,8 @@ def test_a_supernet_setting_scores_against_one_supernet_per_seed(tmp_path):
 
 @pytest.mark.parametrize("text", ["", "config: {}\n", "[1, 2]\n", "archs: 3\nconfig: x\n"])
 def test_a_damaged_study_file_is_one_error_naming_it(text, tmp_path):
-    from nas.compare import Comparison
-    from nas.fidelity_study import Study
+    from nas.studies.compare import Comparison
+    from nas.studies.fidelity import Study
     from search_space import SpecError
 
     for cls, name in ((Study, "fidelity-study.yaml"), (Comparison, "compare-study.yaml")):

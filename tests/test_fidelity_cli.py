@@ -12,7 +12,7 @@ import pytest
 from scipy import stats
 
 from nas.cli import main
-from nas.run_dir import RunDir
+from nas.ledger.run_dir import RunDir
 
 ROOT = Path(__file__).resolve().parents[1]
 HOOK = "evaluate=tests.evaluators:"
@@ -151,8 +151,8 @@ def test_bad_input_is_one_line_without_traceback(args, field, tmp_path):
 def test_a_supernet_short_setting_against_standalone_training(ray_local, tmp_path, capsys):
     import dataclasses
 
-    from nas.fidelity import Job
-    from nas.fidelity_study import STUDY_FILE, Study
+    from nas.studies.fidelity import STUDY_FILE, Study
+    from nas.studies.rank_agreement import Job
     from objectives import load_dataset, load_supernet, score_candidates
     from search_space import load_space
 

@@ -9,7 +9,7 @@ import yaml
 
 from nas import load_config, load_results, search
 from nas.cli import main
-from nas.grid import GridConfig, grid_parts, grid_points, read_coefficients
+from nas.studies.grid import GridConfig, grid_parts, grid_points, read_coefficients
 from objectives import analytic_flops
 from search_space import Arch, preset, scale
 from search_space.errors import SpecError
@@ -35,7 +35,7 @@ def test_grid_space_trains_each_distinct_model_once():
 
 def test_grid_state_saved_before_the_controller_moved_still_loads():
     space, controller = grid_parts(GridConfig())
-    controller.load_state_dict({"next": 2})  # what nas.grid.GridController saved
+    controller.load_state_dict({"next": 2})  # what nas.studies.grid.GridController saved
     assert space.encode(controller.ask()) == [2]
 
 
@@ -53,7 +53,7 @@ def grid_run(ray_local, tmp_path_factory):
 
 
 def test_tiny_grid_runs_end_to_end(grid_run, capsys):
-    from nas.summary import summarize
+    from nas.outputs.summary import summarize
 
     df = load_results(grid_run.path)
     assert len(df) == len(grid_parts(GridConfig(step=0.2, tolerance=0.3))[0].points)

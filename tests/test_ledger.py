@@ -17,9 +17,9 @@ import pytest
 
 import controllers
 from nas.config import ObjectiveConfig
-from nas.ledger import CandidateSpace, Ledger
-from nas.outcome import trial_outcome
-from nas.run_dir import RunDir
+from nas.ledger.ledger import CandidateSpace, Ledger
+from nas.ledger.run_dir import RunDir
+from nas.ledger.trial_outcome import trial_outcome
 from objectives import analytic_flops
 from search_space import SearchSpace, load_space
 
@@ -32,7 +32,7 @@ SMALL: dict[str, dict] = {"evolution": {"population_size": 4, "tournament_size":
 @pytest.fixture(autouse=True)
 def _quick_disk(monkeypatch):
     """Crashes here are exceptions, not power cuts: skip fsync and the parquet/CSV tables."""
-    monkeypatch.setattr("nas.run_dir.os.fsync", lambda fd: None)
+    monkeypatch.setattr("nas.ledger.run_dir.os.fsync", lambda fd: None)
     monkeypatch.setattr(RunDir, "write_tables", lambda self, rows=None: None)
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from nas import load_config, load_results, pareto_front, search
 from nas.cli import main
-from nas.oneshot import SUPERNET_FILE, retrain_choice
+from nas.engine.oneshot import SUPERNET_FILE, retrain_choice
 from objectives import fvcore_flops
 from objectives.supernet_training import load_checkpoint
 from search_space import Arch

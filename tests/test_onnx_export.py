@@ -73,7 +73,7 @@ def test_export_needs_an_output_and_fitting_weights(tmp_path, capsys):
 
 
 def test_a_runs_trial_exports_with_the_weights_the_search_kept(tmp_path, capsys):
-    from nas.run_dir import RunDir
+    from nas.ledger.run_dir import RunDir
     from objectives import analytic_counts
 
     arch = _searched()

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from nas.cli import main
-from nas.progress import Progress, TrialProgress
+from nas.outputs.progress import Progress, TrialProgress
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = [sys.executable, "-m", "nas", "run", "--set", "budget.num_samples=3",

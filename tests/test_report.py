@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from nas import load_config
-from nas.report import write_report
-from nas.run_dir import RunDir
+from nas.ledger.run_dir import RunDir
+from nas.outputs.report import write_report
 from objectives import analytic_counts
 from search_space import load_space
 
@@ -99,7 +99,7 @@ def test_report_adds_a_fidelity_study(tmp_path):
 
 
 def test_report_of_a_grid_run(tmp_path):
-    from nas.grid import grid_parts
+    from nas.studies.grid import grid_parts
 
     config = load_config("scaling-grid", ["grid.tolerance=0.3"])
     space, _ = grid_parts(config.grid)

@@ -10,7 +10,7 @@ from run_dirs import row
 
 from nas import load_config, load_results, pareto_front, search
 from nas.cli import main
-from nas.run_dir import COLUMNS, RunDir
+from nas.ledger.run_dir import COLUMNS, RunDir
 from objectives import fvcore_flops, torch_params
 from search_space import Arch
 

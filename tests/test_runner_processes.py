@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nas.run_dir import RunDir
+from nas.ledger.run_dir import RunDir
 
 TINY = """\
 version: 1

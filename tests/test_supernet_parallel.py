@@ -1,6 +1,6 @@
 """Data-parallel supernet training on Ray Train: two gloo workers on CPU, DDP."""
 
-from nas.supernet_trainer import fit_supernet
+from nas.engine.supernet_fit import fit_supernet
 from objectives import ProxyConfig, SupernetConfig
 from search_space import load_space
 

@@ -90,7 +90,7 @@ def _timm():
     except Exception as err:  # noqa: BLE001 - timm fails in several ways without torchvision
         pytest.skip(f"timm is not importable here ({type(err).__name__}: {err}); "
                     "pip install 'nas-search[timm]'")
-    from nas.timm_model import build_timm_model
+    from nas.outputs.timm_model import build_timm_model
 
     return build_timm_model
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from nas import load_config, search
-from nas.report import write_report
-from nas.run_dir import RunDir
+from nas.ledger.run_dir import RunDir
+from nas.outputs.report import write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 # MLflow's own SQLAlchemy use warns about itself; nothing this project can change

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from nas.config import load_config
-from nas.trial import TrialSetup, evaluate_arch
-from nas.weights_keeper import WeightsKeeper, trial_weights
+from nas.engine.trial import TrialSetup, evaluate_arch
+from nas.ledger.kept_weights import WeightsKeeper, trial_weights
 from objectives import ProxyConfig
 from search_space import Arch, SpecError, Stage
 from search_space.weights import load_weights

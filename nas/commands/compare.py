@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from nas.commands.fidelity import add_job_run_arguments, job_run_overrides
-from nas.study_resume import refuse_other_output, resumed, same_place, same_study
+from nas.studies.study_dir import refuse_other_output, resumed, same_place, same_study
 
 HELP = ("train a run's top K architectures and a reference under one identical, longer recipe "
         "and compare accuracy, FLOPs, params and reward")
@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from nas.compare import (
+    from nas.studies.compare import (
         STUDY_FILE,
         Comparison,
         compare_rows,
@@ -37,7 +37,7 @@ def main(args: argparse.Namespace) -> int:
         summary_table,
         write_outputs,
     )
-    from nas.job_space import JobSpace, run_config, run_jobs
+    from nas.studies.job_space import JobSpace, run_config, run_jobs
 
     overrides = job_run_overrides(args)
     output = Path(args.output) if args.output else Path(args.run_dir) / "compare"
@@ -77,7 +77,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _new_comparison(args: argparse.Namespace, overrides: list[str]):
-    from nas.compare import make_comparison
+    from nas.studies.compare import make_comparison
     from search_space import load_arch
     from search_space.errors import SpecError
 

@@ -2,7 +2,7 @@
 
 From a run directory: the block table of its best (or K-th best) trial, with the weights
 `keep_weights` kept for it when there are any. From an ARCH (preset or YAML): that table.
-``--out`` writes the YAML block table, ``--onnx`` the model as ONNX (see `nas.onnx_export`).
+``--out`` writes the YAML block table, ``--onnx`` the model as ONNX (`nas.outputs.onnx_export`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def main(args: argparse.Namespace) -> int:
     arch, row, weights = _source(args)
     protect = Path(args.source) if row is not None else None  # the run's own files
     if args.out is not None:
-        from nas.export import write_arch
+        from nas.outputs.yaml_export import write_arch
 
         write_arch(arch, args.out, row, protect=protect)
         print(f"wrote {args.out}")
@@ -47,12 +47,12 @@ def main(args: argparse.Namespace) -> int:
 
 def _source(args: argparse.Namespace):
     """(block table, its trial row or None, weights the run kept or None); prints the trial."""
-    from nas.export import block_strings, kept_weights, trial_arch
+    from nas.outputs.yaml_export import block_strings, kept_weights, trial_arch
     from search_space import load_arch
 
     if not Path(args.source).is_dir():
         return load_arch(args.source), None, None
-    from nas.results import load_results
+    from nas.ledger.results import load_results
 
     arch, row = trial_arch(load_results(args.source), args.rank)
     print(f"trial {row['trial_id']} (rank {args.rank}): accuracy {row['accuracy']:.4f}, "
@@ -65,7 +65,7 @@ def _source(args: argparse.Namespace):
 
 
 def _onnx(args: argparse.Namespace, arch, weights: Path | None, protect: Path | None) -> None:
-    from nas.onnx_export import OPSET, export_onnx, onnxruntime_difference
+    from nas.outputs.onnx_export import OPSET, export_onnx, onnxruntime_difference
     from search_space import build_model
     from search_space.errors import SpecError
     from search_space.weights import load_weights

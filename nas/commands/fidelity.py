@@ -39,7 +39,7 @@ def job_run_overrides(args: argparse.Namespace) -> list[str]:
 
 
 def _new_study(args: argparse.Namespace, overrides: list[str]):
-    from nas.fidelity_study import study_from_source
+    from nas.studies.fidelity import study_from_source
 
     return study_from_source(args.source, 8 if args.archs is None else args.archs,
                              2 if args.seeds is None else args.seeds, args.long, overrides)
@@ -47,7 +47,7 @@ def _new_study(args: argparse.Namespace, overrides: list[str]):
 
 def _same_study(recorded, asked, output):
     """`asked` (its `--address` aside) must be `recorded`; the one that resumes is `asked`."""
-    from nas.study_resume import same_study
+    from nas.studies.study_dir import same_study
 
     return same_study(recorded, asked, "fidelity", output, {
         "--archs": (len(asked.archs), len(recorded.archs)),
@@ -57,16 +57,16 @@ def _same_study(recorded, asked, output):
 def main(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from nas.fidelity import reading, statistics, summary_lines, write_outputs
-    from nas.fidelity_study import (
+    from nas.studies.fidelity import (
         STUDY_FILE,
         Study,
         default_output,
         fidelity_rows,
         train_supernets,
     )
-    from nas.job_space import JobSpace, run_config, run_jobs
-    from nas.study_resume import refuse_other_output, resumed, same_place
+    from nas.studies.job_space import JobSpace, run_config, run_jobs
+    from nas.studies.rank_agreement import reading, statistics, summary_lines, write_outputs
+    from nas.studies.study_dir import refuse_other_output, resumed, same_place
     from search_space import Arch
 
     overrides = job_run_overrides(args)

@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from nas.table import format_table, millions
+    from nas.outputs.table import format_table, millions
     from objectives import FLOPS_CONVENTION, analytic_counts, fvcore_flops
     from search_space import load_arch
     from search_space.arch import MAX_CLASSES, MAX_RESOLUTION

@@ -15,9 +15,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from nas.grid import grid_parts
-    from nas.runner import search
-    from nas.summary import summarize
+    from nas.engine.runner import search
+    from nas.outputs.summary import summarize
+    from nas.studies.grid import grid_parts
     from search_space.errors import SpecError
 
     config = launch_config(args)

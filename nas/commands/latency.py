@@ -132,7 +132,7 @@ def _space(args: argparse.Namespace, setup) -> int:
         print(json.dumps({**result.to_dict(), "seconds": seconds,
                           "fingerprint": table.fingerprint}))
         return 0
-    from nas.table import format_table
+    from nas.outputs.table import format_table
 
     rows = [(name, p, m, f"{100 * (p / m - 1):+.1f}%") for name, p, m in result.rows]
     print(format_table(("arch", "predicted ms", "measured ms", "error"), rows))

@@ -22,10 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from nas.config import load_config
-    from nas.output import write_output
-    from nas.results import load_results, pareto_front, rescore
-    from nas.run_dir import RunDir
-    from nas.summary import front_table
+    from nas.ledger.results import load_results, pareto_front, rescore
+    from nas.ledger.run_dir import RunDir
+    from nas.outputs.files import write_output
+    from nas.outputs.summary import front_table
     from objectives import FLOPS_CONVENTION
     from search_space import SpecError
 
@@ -51,7 +51,7 @@ def main(args: argparse.Namespace) -> int:
         write_output(args.csv, lambda p: front.to_csv(p, index=False), "--csv", run.path)
         print(f"wrote {args.csv}")
     if args.plot:
-        from nas.report_plots import front_figure, pyplot, save_png
+        from nas.outputs.plots import front_figure, pyplot, save_png
 
         pyplot("--plot")  # one clear line, before anything is drawn, if matplotlib is missing
         write_output(args.plot, lambda p: save_png(front_figure(df, x), p), "--plot", run.path)

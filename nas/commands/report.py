@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from nas.report import write_report
+    from nas.outputs.report import write_report
     from search_space.errors import SpecError
 
     if args.top < 1:

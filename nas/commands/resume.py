@@ -13,9 +13,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from nas.config import load_config
-    from nas.run_dir import RunDir
-    from nas.runner import search
-    from nas.summary import summarize
+    from nas.engine.runner import search
+    from nas.ledger.run_dir import RunDir
+    from nas.outputs.summary import summarize
     from search_space.errors import SpecError
 
     run = RunDir.open(args.run_dir)

@@ -31,8 +31,8 @@ def launch_config(args: argparse.Namespace):
 
 
 def main(args: argparse.Namespace) -> int:
-    from nas.runner import search
-    from nas.summary import summarize
+    from nas.engine.runner import search
+    from nas.outputs.summary import summarize
     from search_space.errors import SpecError
 
     config = launch_config(args)

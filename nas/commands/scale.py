@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def coefficients(args: argparse.Namespace) -> tuple[float, float, float]:
     """--coefficients FILE, then explicit --alpha/--beta/--gamma, then the paper's values."""
-    from nas.grid import read_coefficients
+    from nas.studies.grid import read_coefficients
     from search_space.scaling import ALPHA, BETA, GAMMA
 
     base = read_coefficients(args.coefficients) if args.coefficients else (ALPHA, BETA, GAMMA)
@@ -58,7 +58,7 @@ def by_preset(arch, variant: str):
 
 
 def main(args: argparse.Namespace) -> int:
-    from nas.table import format_table
+    from nas.outputs.table import format_table
     from objectives import FLOPS_CONVENTION, analytic_counts
     from search_space import load_arch, scale
 
@@ -93,7 +93,7 @@ def _write(family, out: Path | None, many: bool) -> None:
     if out is None:
         print(family[0][1].to_yaml(), end="")
         return
-    from nas.output import make_folder, write_output
+    from nas.outputs.files import make_folder, write_output
 
     if many:
         make_folder(out, "--out")

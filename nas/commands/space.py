@@ -37,7 +37,7 @@ def _tokens(space, arch) -> str:
 
 
 def _arch_rows(space, archs) -> list[tuple[object, ...]]:
-    from nas.table import millions
+    from nas.outputs.table import millions
     from objectives import analytic_counts
 
     rows = []
@@ -62,7 +62,7 @@ def _band(space) -> str:
 def main(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from nas.table import format_table
+    from nas.outputs.table import format_table
     from objectives import FLOPS_CONVENTION, analytic_flops
     from search_space import SpecError, load_space
 

@@ -13,8 +13,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from nas.config import load_config
-    from nas.results import load_results, ranked
-    from nas.run_dir import SCORED, RunDir
+    from nas.ledger.results import load_results, ranked
+    from nas.ledger.run_dir import SCORED, RunDir
 
     run = RunDir.open(args.run_dir)
     config = load_config(str(run.path / "config.yaml"))
@@ -27,7 +27,7 @@ def main(args: argparse.Namespace) -> int:
     print(f"{run.path}: '{config.name}', driver {driver}")
     budget = config.budget.num_samples
     if config.grid is not None:
-        from nas.grid import grid_parts
+        from nas.studies.grid import grid_parts
 
         budget = len(grid_parts(config.grid)[0].points)
     print(f"trials: {done} done, {failed} failed, {running} running, budget {budget}")

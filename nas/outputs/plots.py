@@ -1,7 +1,7 @@
 """The report's figures (matplotlib, the optional `plot` extra): each function returns a Figure.
 
 Inputs are plain pandas frames from `nas.load_results` plus a few numbers, so a figure can be
-drawn for a finished, running or killed run alike; `nas.report` embeds them as PNG.
+drawn for a finished, running or killed run alike; `nas.outputs.report` embeds them as PNG.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from nas.results import pareto_front
-from nas.run_dir import SCORED
+from nas.ledger.results import pareto_front
+from nas.ledger.run_dir import SCORED
 from search_space.errors import SpecError
 
 STATUS_COLORS = {"ok": "C0", "early_stopped": "C2", "diverged": "C1", "failed": "C3",

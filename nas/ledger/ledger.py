@@ -1,7 +1,7 @@
 """The books that make a search durable: journal, controller state, asks in flight, replay.
 
 A `Ledger` stands between a controller (plain ask/tell) and whatever trains the candidates (Ray
-Tune through `nas.ray_searcher`, or a test calling it directly). Its rules:
+Tune through `nas.engine.searcher`, or a test calling it directly). Its rules:
 
 - a finished trial is journaled in the run directory *before* the controller hears of it;
 - the controller's state, the asks in flight and the number of rows told are saved after every
@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from nas.run_dir import SCORED, RunDir
+from nas.ledger.run_dir import SCORED, RunDir
 from objectives import analytic_counts
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ REJECTED = {"status": "rejected", "reason": "FLOPs outside the configured band"}
 
 
 class CandidateSpace(Protocol):
-    """What the ledger needs from a space: a `SearchSpace`, or `nas.grid.GridSpace`."""
+    """What the ledger needs from a space: a `SearchSpace`, or `nas.studies.grid.GridSpace`."""
 
     flops_band: tuple[float | None, float | None]
 
@@ -69,7 +69,7 @@ class Ledger:
         objective: scores a row (`ObjectiveConfig.score`).
         resources: CPUs and GPUs per trial, recorded with each row.
         epochs: proxy epochs of a full trial (what the trial driver compares an ASHA-stopped
-            trial with; see `nas.outcome.trial_outcome`).
+            trial with; see `nas.ledger.trial_outcome.trial_outcome`).
         on_row: called with each trained row once it is journaled, told and saved.
 
     After any exception the ledger is spent: build a fresh one over the run and `restore`.

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable
 from typing import IO, Any
 
-from nas.ledger import CHOSEN
+from nas.ledger.ledger import CHOSEN
 
 REFRESH_S = 1.0  # the live line's clock ticks this often even when nothing finishes
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from ray.tune.search import Searcher
 
-from nas.ledger import Ledger
-from nas.outcome import trial_outcome
+from nas.ledger.ledger import Ledger
+from nas.ledger.trial_outcome import trial_outcome
 
 
 class ControllerSearcher(Searcher):
@@ -26,7 +26,7 @@ class ControllerSearcher(Searcher):
             return Searcher.FINISHED
         space = self.ledger.space
         config = {"tokens": tokens, "arch": space.decode(tokens).to_dict()}
-        if hasattr(space, "trial_config"):  # a job's own proxy changes (nas.job_space)
+        if hasattr(space, "trial_config"):  # a job's own proxy changes (nas.studies.job_space)
             config.update(space.trial_config(tokens))
         return config
 

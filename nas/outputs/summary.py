@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from nas.export import block_strings, trial_arch, write_arch
-from nas.results import load_results, pareto_front, ranked
-from nas.run_dir import RunDir
-from nas.table import format_table
+from nas.ledger.results import load_results, pareto_front, ranked
+from nas.ledger.run_dir import RunDir
+from nas.outputs.table import format_table
+from nas.outputs.yaml_export import block_strings, trial_arch, write_arch
 from objectives import FLOPS_CONVENTION, analytic_flops
 from search_space import Arch
 
@@ -50,7 +50,7 @@ def summarize(run: RunDir, out: Callable[[str], None] = print) -> None:
 
 def summarize_grid(run: RunDir, metric: str, out: Callable[[str], None] = print) -> None:
     """The grid sorted by `metric`, with FLOPs relative to the base; writes coefficients.yaml."""
-    from nas.grid import write_coefficients
+    from nas.studies.grid import write_coefficients
 
     df = load_results(run.path)
     base = Arch.from_yaml(run.path / "reference.yaml")

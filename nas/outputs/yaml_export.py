@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from nas.output import write_output
-from nas.results import ranked
+from nas.ledger.results import ranked
+from nas.outputs.files import write_output
 from search_space import Arch
 from search_space.errors import SpecError
 

@@ -2,8 +2,8 @@
 
 Ray-free parts of `nas-search fidelity`: which architectures to train, the job list (arch x
 setting x seed), the statistics over finished rows, and the files they are written to. The Ray
-part (one trial per job, through the run-directory machinery) is in `nas.fidelity_study` and
-`nas.job_space`.
+part (one trial per job, through the run-directory machinery) is in `nas.studies.fidelity` and
+`nas.studies.job_space`.
 
 Statistics, from rows with ``arch_id, setting, seed, status, accuracy, train_seconds``:
 

@@ -133,7 +133,7 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
     from ray import tune
 
     arch = Arch.from_dict(config["arch"])
-    if config.get("proxy"):  # a job's own seed or schedule (nas.job_space)
+    if config.get("proxy"):  # a job's own seed or schedule (nas.studies.job_space)
         setup = dataclasses.replace(setup, proxy=dataclasses.replace(setup.proxy,
                                                                      **config["proxy"]))
     changes = {"resolution": proxy_resolution(setup, arch)}
@@ -143,7 +143,7 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
     setup = dataclasses.replace(setup, proxy=dataclasses.replace(setup.proxy, **changes))
     weights_to = None
     if setup.weights_dir:
-        from nas.weights_keeper import trial_weights
+        from nas.ledger.kept_weights import trial_weights
 
         weights_to = str(trial_weights(setup.weights_dir, tune.get_context().get_trial_id()))
     final = evaluate_arch(arch, setup, tune.report, weights_to, config.get("supernet"))

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nas.output import write_output
+from nas.outputs.files import write_output
 from search_space.errors import SpecError
 
 OPSET = 17

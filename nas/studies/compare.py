@@ -2,7 +2,7 @@
 
 `nas-search compare RUN_DIR --reference ARCH` trains the run's top K architectures (by reward,
 distinct block tables) and the reference with the run's proxy config at a longer schedule
-(``--epochs``), S seeds each, as Ray trials of one run directory (`nas.job_space`). Every job
+(``--epochs``), S seeds each, as Ray trials of one run directory (`job_space`). Every job
 differs only in its architecture and seed: same data, split, epochs and recipe.
 
 Written to the compare directory: ``compare.csv`` (one row per training), ``compare.json`` (per
@@ -22,10 +22,10 @@ import pandas as pd
 import yaml
 
 from nas.config import ObjectiveConfig, SearchConfig
-from nas.job_space import JobSpec, read_study
-from nas.results import load_results, ranked
-from nas.run_dir import RunDir
+from nas.ledger.results import load_results, ranked
+from nas.ledger.run_dir import RunDir
 from nas.schema import from_data, to_data
+from nas.studies.job_space import JobSpec, read_study
 from search_space import Arch
 from search_space.errors import SpecError
 
@@ -152,7 +152,7 @@ def write_outputs(rows: pd.DataFrame, summary: dict[str, Any], out: Path) -> lis
 
 
 def summary_table(summary: dict[str, Any]) -> str:
-    from nas.table import format_table, millions
+    from nas.outputs.table import format_table, millions
 
     def num(value: float | None, spec: str) -> str:
         return "-" if value is None else format(value, spec)

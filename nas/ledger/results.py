@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from nas.config import ObjectiveConfig
-from nas.run_dir import SCORED, RunDir
+from nas.ledger.run_dir import SCORED, RunDir
 from objectives.reward import TARGET_FLOPS, W
 
 

@@ -1,7 +1,7 @@
 """A fidelity study: which architectures, the short and long settings, the seeds.
 
 Each (arch, setting, seed) is one job, run as one Ray trial of a run directory through
-`nas.job_space` (so `status` works and a killed study resumes); each row carries the job's
+`nas.studies.job_space` (so `status` works and a killed study resumes); each row carries the job's
 `arch_id`, `setting` and `seed`, and its proxy config is the setting's with seed + `seed`.
 
 A setting is how an architecture is evaluated: its `evaluator` (``proxy``: trained standalone;
@@ -33,10 +33,10 @@ from nas.config import (
     load_config,
     without_address,
 )
-from nas.fidelity import CSV_COLUMNS, Job, make_jobs, sample_archs, spread_ranks
-from nas.job_space import JobSpec, read_study
-from nas.run_dir import SCORED, RunDir
+from nas.ledger.run_dir import SCORED, RunDir
 from nas.schema import from_data, to_data
+from nas.studies.job_space import JobSpec, read_study
+from nas.studies.rank_agreement import CSV_COLUMNS, Job, make_jobs, sample_archs, spread_ranks
 from objectives import ProxyConfig, SupernetConfig
 from search_space import Arch
 from search_space.atomic_file import atomic_write
@@ -124,8 +124,8 @@ def train_supernets(study: Study, folder: Path, progress=print,
     """Train (or finish, or skip) each supernet the study's jobs score against, in this
     process, with one torch thread per `resources.cpu`, as a search's driver does. A study of
     `run_dir` starts from that run's own supernet where it would train the same one."""
-    from nas.runner import build_space
-    from nas.supernet_trainer import fit_supernet
+    from nas.engine.runner import build_space
+    from nas.engine.supernet_fit import fit_supernet
     from objectives.supernet_training import load_checkpoint
 
     checkpoints = study.supernets(folder)
@@ -152,7 +152,7 @@ def _start_from_run(study: Study, space: Any, run_dir: Path, checkpoint: Path,
     and a run killed mid-training is finished here as its resume would finish it. A file that
     does not load into this space's supernet (damaged, or the space file edited since) is
     left where it is, and the study trains its own."""
-    from nas.oneshot import SUPERNET_FILE
+    from nas.engine.oneshot import SUPERNET_FILE
     from objectives import load_supernet
 
     source = run_dir / SUPERNET_FILE
@@ -189,7 +189,7 @@ def check_long(long: list[str]) -> None:
 def study_from_source(source: str, archs: int, seeds: int, long: list[str],
                       overrides: list[str]) -> tuple[Study, Any, Path | None]:
     """(study, its source space's reference arch, the run dir it came from or None)."""
-    from nas.runner import build_space
+    from nas.engine.runner import build_space
 
     if archs < 2:
         raise SpecError("--archs", archs, "must be >= 2 (ranks need two architectures)")
@@ -259,7 +259,7 @@ def _from_run(run: RunDir, k: int) -> tuple[list[Arch], list[tuple[int, ...]]]:
 
 def fidelity_rows(run_dir: Path) -> pd.DataFrame:
     """The study's finished jobs as fidelity rows (`tokens`: the arch's, not the job's)."""
-    from nas.results import load_results
+    from nas.ledger.results import load_results
 
     df = load_results(run_dir)
     if not len(df):

@@ -1,11 +1,11 @@
 """A fixed list of trainings run as a search: one Ray trial per job, through a run directory.
 
 `nas-search fidelity` and `nas-search compare` train known architectures under known settings.
-Like the scaling grid (`nas.grid`), they reuse the search machinery (Ray trials, run directory,
+Like the scaling grid (`grid`), they reuse the search machinery (Ray trials, run directory,
 journal, `status`, `load_results`, resuming a killed run): `JobSpace` is a space of one decision,
 which job; the grid controller proposes the jobs in order; each row gets the job's columns
 (`row_fields`); and the trial config carries the job's changes to the run's proxy config
-(`trial_config`: a seed, a longer schedule), which `nas.trial.run_trial` applies.
+(`trial_config`: a seed, a longer schedule), which `nas.engine.trial.run_trial` applies.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nas.config import SearchConfig
-from nas.run_dir import RunDir
+from nas.ledger.run_dir import RunDir
 from objectives import ProxyConfig
 from search_space import Arch
 from search_space.errors import SpecError
@@ -87,13 +87,13 @@ def run_jobs(config: SearchConfig, space: JobSpace, output: Path, files: dict[st
     """Train every job not yet journaled in `output` (created with `files` if new); `prepare`
     is called with the run directory first (e.g. to train the jobs' supernets there)."""
     import controllers
-    from nas.runner import search
+    from nas.engine.runner import search
 
     if not (output / "config.yaml").is_file():
         RunDir.create(output, config.to_yaml(),
                       {"reference.yaml": space.reference.to_yaml(), **files})
     if prepare is not None:  # minutes of work: after the checks `search` makes before Ray
-        from nas.preflight import preflight
+        from nas.engine.preflight import preflight
 
         preflight(config)
         prepare(output)

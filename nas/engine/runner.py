@@ -13,18 +13,18 @@ import numpy as np
 import controllers
 from controllers import AskTell
 from nas.config import SearchConfig
-from nas.grid import GridSpace, grid_parts
-from nas.latency_actor import WithLatency, build_table, table_archs, table_parts
-from nas.ledger import Ledger
-from nas.oneshot import retrain_left, run_oneshot
-from nas.preflight import check_cluster, preflight
-from nas.progress import TrialProgress
-from nas.ray_searcher import ControllerSearcher
-from nas.ray_session import ray_session
-from nas.run_dir import RunDir
-from nas.tracking import check_installed, tracking_callbacks
-from nas.trial import TrialSetup, load_evaluator, run_trial
-from nas.weights_keeper import WeightsKeeper
+from nas.engine.latency_actor import WithLatency, build_table, table_archs, table_parts
+from nas.engine.oneshot import retrain_left, run_oneshot
+from nas.engine.preflight import check_cluster, preflight
+from nas.engine.ray_session import ray_session
+from nas.engine.searcher import ControllerSearcher
+from nas.engine.trial import TrialSetup, load_evaluator, run_trial
+from nas.ledger.kept_weights import WeightsKeeper
+from nas.ledger.ledger import Ledger
+from nas.ledger.run_dir import RunDir
+from nas.outputs.progress import TrialProgress
+from nas.outputs.tracking import check_installed, tracking_callbacks
+from nas.studies.grid import GridSpace, grid_parts
 from objectives import LatencyTable, analytic_flops
 from search_space import SearchSpace, load_space
 
@@ -55,7 +55,7 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         progress: receives one line per finished trial.
         live: keep a live progress line on stdout (None: when stdout is a terminal); the
             per-trial lines then go to stdout above it instead of to `progress`.
-        parts: (space, controller, budget) instead of the config's (e.g. `nas.job_space`).
+        parts: (space, controller, budget) instead of the config's (e.g. `nas.studies.job_space`).
     """
     preflight(config)  # everything below fails, if it must, before Ray starts
     check_installed(config.tracking)
@@ -139,7 +139,7 @@ def _parts(config: SearchConfig) -> tuple[SearchSpace | GridSpace, AskTell, int]
 def _fit(config: SearchConfig, run: RunDir, ledger: Ledger, reference_resolution: int) -> None:
     from ray import tune
 
-    from nas.fail_fast import FailFast
+    from nas.engine.fail_fast import FailFast
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no Tune tables
     setup = TrialSetup(config.proxy, config.objective, config.evaluate, reference_resolution,

@@ -23,9 +23,9 @@ from collections.abc import Callable
 from typing import Any
 
 from nas.config import SearchConfig
-from nas.ledger import Ledger
-from nas.run_dir import RunDir
-from nas.supernet_trainer import fit_supernet
+from nas.engine.supernet_fit import fit_supernet
+from nas.ledger.ledger import Ledger
+from nas.ledger.run_dir import RunDir
 from objectives import ProxyConfig, SupernetConfig, load_supernet
 from objectives.supernet_training import load_checkpoint
 from search_space import SearchSpace, Supernet

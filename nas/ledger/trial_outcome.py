@@ -1,6 +1,6 @@
 """What a Ray trial's last report means for its row: ok, diverged, failed or early_stopped.
 
-Kept apart from `nas.ray_searcher` (which imports Ray) so the translation is tested without Ray.
+Kept apart from `nas.engine.searcher` (which imports Ray) so the translation is tested without Ray.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from nas.run_dir import SCORED
+from nas.ledger.run_dir import SCORED
 
 SUFFIXES = (".pt", ".yaml")
 

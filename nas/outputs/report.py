@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nas import report_plots as plots
 from nas.config import SearchConfig, load_config
-from nas.export import block_strings
-from nas.output import write_output
-from nas.results import load_results, ranked
-from nas.run_dir import SCORED, RunDir
+from nas.ledger.results import load_results, ranked
+from nas.ledger.run_dir import SCORED, RunDir
+from nas.outputs import plots
+from nas.outputs.files import write_output
+from nas.outputs.yaml_export import block_strings
 from objectives import FLOPS_CONVENTION, analytic_flops
 from search_space import Arch, load_space
 from search_space.errors import SpecError
@@ -60,7 +60,7 @@ def read_run(run_dir: str | Path) -> RunView:
     reference = Arch.from_yaml(ref_path) if ref_path.is_file() else None
     budget = config.budget.num_samples
     if config.grid is not None:
-        from nas.grid import grid_parts
+        from nas.studies.grid import grid_parts
 
         budget = len(grid_parts(config.grid)[0].points)
     began = (trials["finished_at"].astype(float) - trials["train_seconds"].astype(float)).min()
