@@ -25,7 +25,7 @@ def main(args: argparse.Namespace) -> int:
         raise SpecError("grid", None, f"{args.config} has no grid section: run it with "
                         "`nas-search run`")
     space, _ = grid_parts(config.grid)
-    print(f"grid '{config.name}': {len(space.points)} (alpha, beta, gamma) points with "
+    print(f"grid '{config.name}': {len(space)} (alpha, beta, gamma) points with "
           f"alpha*beta^2*gamma^2 within {config.grid.tolerance:g} of "
           f"{config.grid.product:g}, phi {config.grid.phi:g}, base {config.grid.base}",
           flush=True)

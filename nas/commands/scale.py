@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def coefficients(args: argparse.Namespace) -> tuple[float, float, float]:
     """--coefficients FILE, then explicit --alpha/--beta/--gamma, then the paper's values."""
-    from nas.studies.grid import read_coefficients
+    from nas.outputs.coefficients import read_coefficients
     from search_space.scaling import ALPHA, BETA, GAMMA
 
     base = read_coefficients(args.coefficients) if args.coefficients else (ALPHA, BETA, GAMMA)

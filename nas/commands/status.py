@@ -29,7 +29,7 @@ def main(args: argparse.Namespace) -> int:
     if config.grid is not None:
         from nas.studies.grid import grid_parts
 
-        budget = len(grid_parts(config.grid)[0].points)
+        budget = len(grid_parts(config.grid)[0])
     print(f"trials: {done} done, {failed} failed, {running} running, budget {budget}")
     cpu_s = float((df["train_seconds"] * df["cpus"]).sum()) if len(df) else 0.0
     gpu_s = float((df["train_seconds"] * df["gpus"]).sum()) if len(df) else 0.0

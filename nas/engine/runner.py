@@ -24,7 +24,8 @@ from nas.ledger.ledger import Ledger
 from nas.ledger.run_dir import RunDir
 from nas.outputs.progress import TrialProgress
 from nas.outputs.tracking import check_installed, tracking_callbacks
-from nas.studies.grid import GridSpace, grid_parts
+from nas.studies.enumerated import EnumeratedSpace
+from nas.studies.grid import grid_parts
 from objectives import LatencyTable, analytic_flops
 from search_space import SearchSpace, load_space
 
@@ -97,7 +98,7 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
 
 
 def _open_run(config: SearchConfig, output: str | Path | None, resume: bool,
-              space: SearchSpace | GridSpace) -> RunDir:
+              space: SearchSpace | EnumeratedSpace) -> RunDir:
     if resume:
         return RunDir.open(output)
     return RunDir.create(output or default_output(config), config.to_yaml(),
@@ -125,11 +126,11 @@ def latency_table(config: SearchConfig) -> LatencyTable:
                         num_classes=config.objective.num_classes)
 
 
-def _parts(config: SearchConfig) -> tuple[SearchSpace | GridSpace, AskTell, int]:
+def _parts(config: SearchConfig) -> tuple[SearchSpace | EnumeratedSpace, AskTell, int]:
     """(space, controller, budget): a search's, or the alpha/beta/gamma grid's."""
     if config.grid is not None:
         space, controller = grid_parts(config.grid)
-        return space, controller, len(space.points)
+        return space, controller, len(space)
     space = build_space(config)
     controller = controllers.make(config.controller.name, space, seed=config.seed,
                                   **config.controller.options)

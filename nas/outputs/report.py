@@ -62,7 +62,7 @@ def read_run(run_dir: str | Path) -> RunView:
     if config.grid is not None:
         from nas.studies.grid import grid_parts
 
-        budget = len(grid_parts(config.grid)[0].points)
+        budget = len(grid_parts(config.grid)[0])
     began = (trials["finished_at"].astype(float) - trials["train_seconds"].astype(float)).min()
     start = min(float(began), (run.path / "config.yaml").stat().st_mtime)
     return RunView(run, config, trials, run.table(), reference, budget, start)

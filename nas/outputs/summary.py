@@ -50,7 +50,7 @@ def summarize(run: RunDir, out: Callable[[str], None] = print) -> None:
 
 def summarize_grid(run: RunDir, metric: str, out: Callable[[str], None] = print) -> None:
     """The grid sorted by `metric`, with FLOPs relative to the base; writes coefficients.yaml."""
-    from nas.studies.grid import write_coefficients
+    from nas.outputs.coefficients import write_coefficients
 
     df = load_results(run.path)
     base = Arch.from_yaml(run.path / "reference.yaml")

@@ -1,10 +1,11 @@
 """Compound scaling step 1 (EfficientNet §3.3): grid-search alpha, beta, gamma at phi = 1.
 
 The grid runs through the same machinery as a search (Ray trials, run directory, journal,
-`status`, `load_results`, `pareto`, `resume`): `GridSpace` maps a one-token candidate to the base
-architecture scaled by one (alpha, beta, gamma) point, and `controllers.grid.GridSearch` proposes
-the points in order. Each point is proxy-trained at the proxy resolution scaled by its gamma^phi,
-so resolution scaling is measured rather than ignored.
+`status`, `load_results`, `pareto`, `resume`): its space (`nas.studies.enumerated`) maps a
+one-token candidate to the base architecture scaled by one (alpha, beta, gamma) point, and
+`controllers.grid.GridSearch` proposes the points in order. Each point is proxy-trained at the
+proxy resolution scaled by its gamma^phi, so resolution scaling is measured rather than ignored.
+The chosen coefficients leave as a YAML file (`nas.outputs.coefficients`).
 """
 
 from __future__ import annotations
@@ -12,16 +13,14 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import yaml
 
 from controllers.grid import GridSearch
+from nas.studies.enumerated import EnumeratedSpace, Entry
 from search_space import Arch, load_arch, scale
 from search_space.errors import SpecError
 from search_space.validators import choice, positive
-from search_space.yaml_file import read_yaml
 
 
 @dataclass(frozen=True)
@@ -65,72 +64,19 @@ def grid_points(grid: GridConfig) -> list[tuple[float, float, float]]:
     return points
 
 
-class GridSpace:
-    """The grid seen as a search space of one decision: which point."""
-
-    flops_band = (None, None)
-
-    def __init__(self, base: Arch, points: list[tuple[float, float, float]], phi: float = 1.0):
-        self.base, self.phi = base, phi
+def grid_space(base: Arch, points: list[tuple[float, float, float]],
+               phi: float = 1.0) -> EnumeratedSpace:
+    """The grid as a space of one decision, which point; each row carries the point."""
+    entries: dict[Arch, Entry] = {}
+    for alpha, beta, gamma in points:
+        arch = scale(base, phi, alpha, beta, gamma).replace(
+            name=f"{base.name or 'base'}-a{alpha:g}-b{beta:g}-g{gamma:g}")
         # rounding (ceil on repeats, widths to 8) can give two points one model: train it once
-        unique = {}
-        for point in points:
-            unique.setdefault(self._scaled(*point), point)
-        self.archs, self.points = tuple(unique), tuple(unique.values())
-        self._index = {arch: i for i, arch in enumerate(self.archs)}
-
-    def _scaled(self, alpha: float, beta: float, gamma: float) -> Arch:
-        arch = scale(self.base, self.phi, alpha, beta, gamma)
-        return arch.replace(name=f"{self.base.name or 'base'}-a{alpha:g}-b{beta:g}-g{gamma:g}")
-
-    @property
-    def reference(self) -> Arch:
-        return self.base
-
-    @property
-    def cardinalities(self) -> tuple[int, ...]:
-        return (len(self.points),)
-
-    def decode(self, tokens: list[int]) -> Arch:
-        return self.archs[tokens[0]]
-
-    def encode(self, arch: Arch) -> list[int]:
-        if arch not in self._index:
-            raise SpecError("arch", arch.name, "is not a point of this grid")
-        return [self._index[arch]]
-
-    def in_band(self, arch: Arch) -> bool:
-        return True
-
-    def row_fields(self, tokens: list[int]) -> dict[str, float]:
-        alpha, beta, gamma = self.points[tokens[0]]
-        return {"alpha": alpha, "beta": beta, "gamma": gamma, "phi": self.phi}
+        entries.setdefault(arch, Entry(arch, {"alpha": alpha, "beta": beta, "gamma": gamma,
+                                              "phi": phi}))
+    return EnumeratedSpace(list(entries.values()), base)
 
 
-def grid_parts(grid: GridConfig) -> tuple[GridSpace, GridSearch]:
-    space = GridSpace(load_arch(grid.base), grid_points(grid), grid.phi)
+def grid_parts(grid: GridConfig) -> tuple[EnumeratedSpace, GridSearch]:
+    space = grid_space(load_arch(grid.base), grid_points(grid), grid.phi)
     return space, GridSearch(space)
-
-
-def write_coefficients(path: str | Path, alpha: float, beta: float, gamma: float,
-                       note: str = "") -> Path:
-    path = Path(path)
-    header = f"# {note}\n" if note else ""
-    values = {"alpha": float(alpha), "beta": float(beta), "gamma": float(gamma)}
-    path.write_text(header + yaml.safe_dump(values, sort_keys=False))
-    return path
-
-
-def read_coefficients(path: str | Path) -> tuple[float, float, float]:
-    """(alpha, beta, gamma) from a coefficients YAML (as `nas-search grid` writes it)."""
-    path = Path(path)
-    data = read_yaml(path, "--coefficients")
-    if not isinstance(data, dict):
-        raise SpecError("(top level)", data, "must be a mapping of alpha, beta, gamma", str(path))
-    values = []
-    for key in ("alpha", "beta", "gamma"):
-        try:
-            values.append(positive(key, data.get(key)))
-        except SpecError as err:
-            raise err.with_source(str(path)) from None
-    return values[0], values[1], values[2]
