@@ -50,10 +50,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nas.config import load_config  # noqa: E402
 from nas.engine.runner import build_space  # noqa: E402
 from nas.studies.rank_agreement import (  # noqa: E402
+    agreement,
     make_jobs,
     sample_archs,
     spearman_brown_tau,
-    statistics,
     summary_lines,
 )
 from objectives import ProxyConfig, load_dataset, train_proxy  # noqa: E402
@@ -232,7 +232,7 @@ def report(title: str, rows: pd.DataFrame, seconds: float | None = None) -> None
     means = rows.groupby("setting")["accuracy"].mean()
     collapsed = int((rows["accuracy"] < COLLAPSED).sum())
     print(f"\n== {title}" + (f" ({seconds:.0f} s)" if seconds is not None else ""))
-    print("\n".join(summary_lines(statistics(rows))))
+    print("\n".join(summary_lines(agreement(rows))))
     print(f"mean top-1 short {means.get('short', float('nan')):.3f}  long "
           f"{means.get('long', float('nan')):.3f}  collapsed (< {COLLAPSED}) "
           f"{collapsed}/{len(rows)}")

@@ -1,4 +1,4 @@
-"""Fidelity statistics (Ray-free): scipy's tau from the CSV, monotone and reversed settings."""
+"""Fidelity agreement figures (Ray-free): scipy's tau from the CSV, monotone and reversed settings."""
 
 from __future__ import annotations
 
@@ -9,7 +9,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from nas.studies.rank_agreement import make_jobs, reading, spread_ranks, statistics, write_outputs
+from nas.studies.rank_agreement import (
+    agreement,
+    fidelity_figure,
+    fidelity_table,
+    make_jobs,
+    reading,
+    spread_ranks,
+)
+from nas.studies.study_run import write_study_files
 from search_space.errors import SpecError
 
 
@@ -40,7 +48,7 @@ def test_spread_ranks_takes_best_worst_and_between():
 
 @pytest.mark.parametrize("long_of, tau", [(lambda a: a ** 2 + 0.3, 1.0), (lambda a: 1 - a, -1.0)])
 def test_monotone_long_gives_tau_one_and_reversed_minus_one(long_of, tau):
-    figures = statistics(_rows(long_of))
+    figures = agreement(_rows(long_of))
     assert figures["kendall_tau"] == tau and figures["spearman"] == tau
     assert figures["seed_tau_short"] == 1.0 and figures["seed_tau_long"] == 1.0
     assert figures["seed_gap_long"] == 0.0  # both seeds score alike here
@@ -52,8 +60,9 @@ def test_monotone_long_gives_tau_one_and_reversed_minus_one(long_of, tau):
 
 def test_json_tau_is_scipys_tau_recomputed_from_the_csv(tmp_path):
     rows = _rows(lambda a: a, noise=0.2)
-    figures = statistics(rows)
-    write_outputs(rows, figures, tmp_path)
+    figures = agreement(rows)
+    write_study_files(tmp_path, "fidelity", fidelity_table(rows), figures,
+                      fidelity_figure(rows, figures))
     csv = pd.read_csv(tmp_path / "fidelity.csv")
     means = csv[csv.status == "ok"].groupby(["setting", "arch_id"])["accuracy"].mean()
     expected = stats.kendalltau(means["short"], means["long"]).statistic
@@ -70,38 +79,38 @@ def test_json_tau_is_scipys_tau_recomputed_from_the_csv(tmp_path):
 def test_failed_jobs_leave_their_arch_out():
     rows = _rows(lambda a: a)
     rows.loc[(rows.arch_id == 0) & (rows.setting == "long"), "status"] = "diverged"
-    figures = statistics(rows)
+    figures = agreement(rows)
     assert figures["archs_compared"] == 7 and figures["failed_jobs"] == 2
 
 
 def test_each_job_carries_its_seed_and_setting_to_the_trial(tmp_path):
     from nas.studies.fidelity import study_from_source
-    from nas.studies.job_space import JobSpace
+    from nas.studies.enumerated import EnumeratedSpace
 
     study, reference, _ = study_from_source("demo", 2, 2, ["proxy.epochs=3"], [])
     assert study.supernets(tmp_path) == {}  # both settings train standalone
-    space = JobSpace(study.specs(tmp_path), reference, study.config.proxy)
+    space = EnumeratedSpace(study.specs(tmp_path), reference, study.config.proxy)
     configs = {(j.fields["arch_id"], j.fields["setting"], j.fields["seed"]):
-               space.trial_config([i]) for i, j in enumerate(space.jobs)}
+               space.trial_config([i]) for i, j in enumerate(space.entries)}
     assert configs[(0, "short", 0)] == {"proxy": {}}
     assert configs[(1, "short", 1)] == {"proxy": {"seed": 1}}
     assert configs[(1, "long", 1)] == {"proxy": {"epochs": 3, "seed": 1}}
-    for i, job in enumerate(space.jobs):  # one decision: which job, and back
+    for i, job in enumerate(space.entries):  # one decision: which job, and back
         assert space.encode(space.decode([i])) == [i]
         assert space.row_fields([i])["arch_id"] == job.fields["arch_id"]
 
 
 def test_a_supernet_setting_scores_against_one_supernet_per_seed(tmp_path):
     from nas.studies.fidelity import study_from_source
-    from nas.studies.job_space import JobSpace
+    from nas.studies.enumerated import EnumeratedSpace
 
     study, reference, _ = study_from_source("oneshot-demo", 2, 2, ["evaluator=proxy"],
                                             ["supernet.epochs=2"])
     assert (study.evaluator("short"), study.evaluator("long")) == ("supernet", "proxy")
     checkpoints = study.supernets(tmp_path)
     assert sorted(checkpoints) == [("short", 0), ("short", 1)]
-    space = JobSpace(study.specs(tmp_path), reference, study.config.proxy)
-    for i, job in enumerate(space.jobs):
+    space = EnumeratedSpace(study.specs(tmp_path), reference, study.config.proxy)
+    for i, job in enumerate(space.entries):
         config = space.trial_config([i])
         setting, seed = job.fields["setting"], job.fields["seed"]
         if setting == "long":
@@ -140,6 +149,6 @@ def test_tied_scores_give_no_figure_and_no_warning():
     rows["accuracy"] = 0.1  # every training at chance: no rank to correlate
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        figures = statistics(rows)
+        figures = agreement(rows)
     assert figures["kendall_tau"] is None and figures["spearman"] is None
     assert not caught, [str(w.message) for w in caught]

@@ -2,7 +2,7 @@
 
 `nas-search compare RUN_DIR --reference ARCH` trains the run's top K architectures (by reward,
 distinct block tables) and the reference with the run's proxy config at a longer schedule
-(``--epochs``), S seeds each, as Ray trials of one run directory (`job_space`). Every job
+(``--epochs``), S seeds each, as Ray trials of one run directory (`study_run`). Every job
 differs only in its architecture and seed: same data, split, epochs and recipe.
 
 Written to the compare directory: ``compare.csv`` (one row per training), ``compare.json`` (per
@@ -12,8 +12,8 @@ search's own proxy reward, and which found architectures beat the reference at n
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,10 @@ from nas.config import ObjectiveConfig, SearchConfig
 from nas.ledger.results import load_results, ranked
 from nas.ledger.run_dir import RunDir
 from nas.schema import from_data, to_data
-from nas.studies.job_space import JobSpec, read_study
-from search_space import Arch
+from nas.studies.enumerated import Entry
+from nas.studies.study_dir import default_output, read_study, recorded_in, reopen, same_study
+from nas.studies.study_run import study_rows
+from search_space import Arch, load_arch
 from search_space.errors import SpecError
 
 STUDY_FILE = "compare-study.yaml"
@@ -46,12 +48,13 @@ class Comparison:
     seeds: int
     top: int = 0  # the --top asked for (the run may have had fewer distinct archs)
 
-    def specs(self) -> list[JobSpec]:
+    def specs(self, folder: Path | None = None) -> list[Entry]:
+        """One `Entry` per (candidate, seed): every one trained alike but for its seed."""
         proxy = self.config.proxy
-        return [JobSpec(arch.replace(name=f"compare-{label}-s{seed}"),
-                        {"candidate": label, "seed": seed, "arch_name": arch.name,
-                         "search_reward": reward},
-                        dataclasses.replace(proxy, seed=proxy.seed + seed))
+        return [Entry(arch.replace(name=f"compare-{label}-s{seed}"),
+                      {"candidate": label, "seed": seed, "arch_name": arch.name,
+                       "search_reward": reward},
+                      dataclasses.replace(proxy, seed=proxy.seed + seed))
                 for label, arch, reward in zip(self.labels, self.archs, self.search_rewards,
                                                strict=True)
                 for seed in range(self.seeds)]
@@ -112,10 +115,12 @@ def _check_skeleton(reference: Arch, found: Arch) -> None:
 
 
 def compare_rows(run_dir: Path) -> pd.DataFrame:
-    df = load_results(run_dir)
-    if not len(df):
-        return pd.DataFrame(columns=list(CSV_COLUMNS))
-    return df[list(CSV_COLUMNS)]
+    """The comparison's finished trainings, as compare.csv holds them (unsorted)."""
+    return study_rows(run_dir, CSV_COLUMNS)
+
+
+def compare_table(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows.sort_values(["candidate", "seed"])
 
 
 def summarize(rows: pd.DataFrame, objective: ObjectiveConfig,
@@ -144,13 +149,6 @@ def summarize(rows: pd.DataFrame, objective: ObjectiveConfig,
             "any_beats_reference": bool(beats)}
 
 
-def write_outputs(rows: pd.DataFrame, summary: dict[str, Any], out: Path) -> list[Path]:
-    csv, js = out / "compare.csv", out / "compare.json"
-    rows.sort_values(["candidate", "seed"]).to_csv(csv, index=False)
-    js.write_text(json.dumps(summary, indent=2) + "\n")
-    return [csv, js]
-
-
 def summary_table(summary: dict[str, Any]) -> str:
     from nas.outputs.table import format_table, millions
 
@@ -164,3 +162,59 @@ def summary_table(summary: dict[str, Any]) -> str:
             for c in summary["candidates"]]
     return format_table(("candidate", "arch", "acc mean", "acc std", "FLOPs", "params",
                          "reward", "search reward"), rows)
+
+
+def verdict(summary: dict[str, Any]) -> str:
+    """Whether a found architecture beats the reference, in words."""
+    ref = summary["candidates"][-1]["arch"]
+    if summary["any_beats_reference"]:
+        return (f"found architectures that beat {ref} at no more FLOPs: "
+                f"{', '.join(summary['beats_reference'])}")
+    return f"no found architecture beats {ref} at no more FLOPs"
+
+
+def open_comparison(args: argparse.Namespace,
+                    overrides: list[str]) -> tuple[Comparison, Path, bool]:
+    """(comparison, its folder, whether it resumes) for `nas-search compare`: the comparison
+    recorded in RUN_DIR itself or in the output folder resumes; else a new one starts."""
+    output = Path(args.output) if args.output else default_output("compare", Path(args.run_dir))
+    resume_dir = recorded_in(STUDY_FILE, (args.run_dir, output))
+    if resume_dir is None:
+        return _asked(args, overrides), output, False
+    recorded = Comparison.from_yaml(resume_dir / STUDY_FILE)
+    asked = (lambda: _asked(args, overrides)) if args.reference else None
+    comparison = reopen(recorded, args, args.run_dir, resume_dir,
+                        _given_flags(args, recorded), asked, _same_comparison)
+    return comparison, resume_dir, True
+
+
+def _asked(args: argparse.Namespace, overrides: list[str]) -> Comparison:
+    if not args.reference:
+        raise SpecError("--reference", None, "required: the architecture to beat")
+    return make_comparison(Path(args.run_dir), load_arch(args.reference),
+                           3 if args.top is None else args.top, args.epochs,
+                           2 if args.seeds is None else args.seeds, overrides)
+
+
+def _given_flags(args: argparse.Namespace, recorded: Comparison) -> dict:
+    """flag -> (the value given or None, the recorded one), for `resumed`."""
+    kept = recorded.archs[-1]
+    other = args.reference and not _same_table(load_arch(args.reference), kept)
+    return {"--top": (args.top, recorded.top), "--seeds": (args.seeds, recorded.seeds),
+            "--epochs": (args.epochs, recorded.config.proxy.epochs),
+            "--reference": (args.reference if other else None, kept.name or "another arch")}
+
+
+def _same_comparison(recorded: Comparison, asked: Comparison, output: Path) -> Comparison:
+    """`asked` must be `recorded` (the reference under any name, the cluster aside)."""
+    if _same_table(asked.archs[-1], recorded.archs[-1]):
+        asked = dataclasses.replace(asked, archs=(*asked.archs[:-1], recorded.archs[-1]))
+    return same_study(recorded, asked, "compare", output, {
+        "--top": (asked.top, recorded.top), "--seeds": (asked.seeds, recorded.seeds),
+        "--epochs": (asked.config.proxy.epochs, recorded.config.proxy.epochs),
+        "--reference": (asked.archs[-1], recorded.archs[-1])})
+
+
+def _same_table(a: Arch, b: Arch) -> bool:
+    """A reference is the same block table under any name."""
+    return a.replace(name="") == b.replace(name="")

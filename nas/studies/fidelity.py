@@ -1,7 +1,7 @@
 """A fidelity study: which architectures, the short and long settings, the seeds.
 
 Each (arch, setting, seed) is one job, run as one Ray trial of a run directory through
-`nas.studies.job_space` (so `status` works and a killed study resumes); each row carries the job's
+`nas.studies.study_run` (so `status` works and a killed study resumes); each row carries the job's
 `arch_id`, `setting` and `seed`, and its proxy config is the setting's with seed + `seed`.
 
 A setting is how an architecture is evaluated: its `evaluator` (``proxy``: trained standalone;
@@ -11,14 +11,14 @@ trials, at ``supernet-SETTING-sSEED.pt`` in the study's directory (per-epoch che
 killed study resumes its training), and that setting's jobs score against it.
 
 The study is saved as ``fidelity-study.yaml`` in its run directory, so `nas-search fidelity DIR`
-on that directory rebuilds the same jobs and resumes.
+on that directory rebuilds the same jobs and resumes (`open_study`).
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import shutil
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,10 @@ from nas.config import (
 )
 from nas.ledger.run_dir import SCORED, RunDir
 from nas.schema import from_data, to_data
-from nas.studies.job_space import JobSpec, read_study
+from nas.studies.enumerated import Entry
 from nas.studies.rank_agreement import CSV_COLUMNS, Job, make_jobs, sample_archs, spread_ranks
+from nas.studies.study_dir import default_output, read_study, recorded_in, reopen, same_study
+from nas.studies.study_run import study_rows
 from objectives import ProxyConfig, SupernetConfig
 from search_space import Arch
 from search_space.atomic_file import atomic_write
@@ -78,8 +80,8 @@ class Study:
                 for setting in ("short", "long") if self.evaluator(setting) == "supernet"
                 for seed in range(self.seeds)}
 
-    def specs(self, folder: Path) -> list[JobSpec]:
-        """One `JobSpec` per job: the arch, its columns, its proxy config and, where its
+    def specs(self, folder: Path) -> list[Entry]:
+        """One `Entry` per job: the arch, its columns, its proxy config and, where its
         setting is scored by a supernet, that supernet (its checkpoint in `folder`)."""
         checkpoints = self.supernets(folder)
 
@@ -90,10 +92,10 @@ class Study:
                     "space": self.config.space,
                     **dataclasses.asdict(self.supernet_config(job.setting))}
 
-        return [JobSpec(self.archs[j.arch_id].replace(name=_job_name(j)),
-                        {"arch_id": j.arch_id, "setting": j.setting, "seed": j.seed,
-                         "arch_tokens": list(self.tokens[j.arch_id])}, self.proxy(j),
-                        supernet(j))
+        return [Entry(self.archs[j.arch_id].replace(name=_job_name(j)),
+                      {"arch_id": j.arch_id, "setting": j.setting, "seed": j.seed,
+                       "arch_tokens": list(self.tokens[j.arch_id])}, self.proxy(j),
+                      supernet(j))
                 for j in self.jobs]
 
     def to_yaml(self) -> str:
@@ -259,17 +261,44 @@ def _from_run(run: RunDir, k: int) -> tuple[list[Arch], list[tuple[int, ...]]]:
 
 def fidelity_rows(run_dir: Path) -> pd.DataFrame:
     """The study's finished jobs as fidelity rows (`tokens`: the arch's, not the job's)."""
-    from nas.ledger.results import load_results
-
-    df = load_results(run_dir)
-    if not len(df):
-        return pd.DataFrame(columns=list(CSV_COLUMNS))
-    df = df.drop(columns=["tokens"]).rename(columns={"arch_tokens": "tokens"})
-    return df[list(CSV_COLUMNS)]
+    return study_rows(run_dir, CSV_COLUMNS, rename={"arch_tokens": "tokens"})
 
 
-def default_output(study: Study, run_dir: Path | None) -> Path:
-    if run_dir is not None:
-        return run_dir / "fidelity"
-    return Path("runs") / f"fidelity-{study.config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+def open_study(args: argparse.Namespace,
+               overrides: list[str]) -> tuple[Study, Arch, Path | None, Path, bool]:
+    """(study, reference, the run it studies or None, its folder, whether it resumes) for
+    `nas-search fidelity`: the study recorded in --output, in the source itself or in a run's
+    default folder resumes; else a new one starts from the source."""
+    source = Path(args.source)
+    default = source / "fidelity" if args.output is None and source.is_dir() else None
+    resume_dir = recorded_in(STUDY_FILE, (args.output, source, default))
+    if resume_dir is None:
+        study, reference, run_dir = _asked(args, overrides)
+        output = Path(args.output) if args.output else default_output(
+            "fidelity", run_dir, study.config.name)
+        return study, reference, run_dir, output, False
+    recorded = Study.from_yaml(resume_dir / STUDY_FILE)
+    flags = {"--archs": (args.archs, len(recorded.archs)),
+             "--seeds": (args.seeds, recorded.seeds),
+             "--long": (" ".join(args.long) or None, " ".join(recorded.long))}
+    asked = {}  # the study the command asks for, when it names its source again
 
+    def ask() -> Study:
+        asked["study"], _, asked["run_dir"] = _asked(args, overrides)
+        return asked["study"]
+
+    study = reopen(recorded, args, source, resume_dir, flags, ask, _same_study)
+    reference = Arch.from_yaml(resume_dir / "reference.yaml")
+    return study, reference, asked.get("run_dir"), resume_dir, True
+
+
+def _asked(args: argparse.Namespace, overrides: list[str]) -> tuple[Study, Any, Path | None]:
+    return study_from_source(args.source, 8 if args.archs is None else args.archs,
+                             2 if args.seeds is None else args.seeds, args.long, overrides)
+
+
+def _same_study(recorded: Study, asked: Study, output: Path) -> Study:
+    """`asked` (its `--address` aside) must be `recorded`; the one that resumes is `asked`."""
+    return same_study(recorded, asked, "fidelity", output, {
+        "--archs": (len(asked.archs), len(recorded.archs)),
+        "--seeds": (asked.seeds, recorded.seeds), "--long": (asked.long, recorded.long)})

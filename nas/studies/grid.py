@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from controllers.grid import GridSearch
-from nas.studies.enumerated import EnumeratedSpace, Entry
+from nas.studies.enumerated import Entry, EnumeratedSpace
 from search_space import Arch, load_arch, scale
 from search_space.errors import SpecError
 from search_space.validators import choice, positive

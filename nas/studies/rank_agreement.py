@@ -1,9 +1,9 @@
 """Proxy rank fidelity: does the short proxy rank architectures as a longer training does?
 
 Ray-free parts of `nas-search fidelity`: which architectures to train, the job list (arch x
-setting x seed), the statistics over finished rows, and the files they are written to. The Ray
-part (one trial per job, through the run-directory machinery) is in `nas.studies.fidelity` and
-`nas.studies.job_space`.
+setting x seed), the agreement figures over finished rows, their table and plot. The Ray part
+(one trial per job, through the run-directory machinery) is in `nas.studies.fidelity` and
+`nas.studies.study_run`.
 
 Statistics, from rows with ``arch_id, setting, seed, status, accuracy, train_seconds``:
 
@@ -23,11 +23,9 @@ of it (``archs_compared`` says how many remained).
 
 from __future__ import annotations
 
-import json
 import math
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -139,8 +137,9 @@ def setting_means(rows: pd.DataFrame) -> pd.DataFrame:
     return grouped.reindex(sorted(rows["arch_id"].unique()))
 
 
-def statistics(rows: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
-    """The fidelity figures of finished rows (see the module docstring)."""
+def agreement(rows: pd.DataFrame, seed: int = 0) -> dict[str, Any]:
+    """How the two settings' rankings agree: the fidelity figures of finished rows (see the
+    module docstring)."""
     means = setting_means(rows)
     short = means.get(("mean", "short"), pd.Series(dtype=float))
     long = means.get(("mean", "long"), pd.Series(dtype=float))
@@ -177,21 +176,14 @@ def _top_k_overlap(x: np.ndarray, y: np.ndarray, k: int) -> float:
     return len(top_x & top_y) / k
 
 
-def write_outputs(rows: pd.DataFrame, figures: dict[str, Any], out: Path) -> list[Path]:
-    """fidelity.csv, fidelity.json and (with matplotlib) fidelity.png in `out`."""
-    out.mkdir(parents=True, exist_ok=True)
-    csv = out / "fidelity.csv"
-    table = rows.reindex(columns=list(CSV_COLUMNS)).sort_values(["arch_id", "setting", "seed"])
-    table.to_csv(csv, index=False)
-    js = out / "fidelity.json"
-    js.write_text(json.dumps(figures, indent=2) + "\n")
-    written = [csv, js]
-    png = plot_fidelity(rows, figures, out / "fidelity.png")
-    return written + ([png] if png else [])
+def fidelity_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows as fidelity.csv holds them: its columns, by arch, setting and seed."""
+    return rows.reindex(columns=list(CSV_COLUMNS)).sort_values(["arch_id", "setting", "seed"])
 
 
-def plot_fidelity(rows: pd.DataFrame, figures: dict[str, Any], path: Path) -> Path | None:
-    """Short vs long accuracy, one point per architecture, error bars = std over seeds."""
+def fidelity_figure(rows: pd.DataFrame, figures: dict[str, Any]) -> Any | None:
+    """Short vs long accuracy, one point per architecture, error bars = std over seeds; None
+    without matplotlib or without both settings' scores."""
     try:
         import matplotlib
 
@@ -215,9 +207,7 @@ def plot_fidelity(rows: pd.DataFrame, figures: dict[str, Any], path: Path) -> Pa
     ax.set_xlabel("short setting: top-1 (mean over seeds)")
     ax.set_ylabel("long setting: top-1 (mean over seeds)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def summary_lines(figures: dict[str, Any]) -> list[str]:

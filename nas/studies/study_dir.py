@@ -1,4 +1,4 @@
-"""Resuming a recorded fidelity or compare study: the same study, or one line saying why not.
+"""A study's folder: where a new one goes, finding a recorded one, and resuming it as recorded.
 
 A study's folder holds what it was asked for (`fidelity-study.yaml`, `compare-study.yaml`).
 Re-running it resumes it; a flag, `--set` or `--output` that asks for another study is refused
@@ -10,11 +10,50 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from nas.config import without_address
 from search_space.errors import SpecError
+from search_space.yaml_file import read_yaml
+
+
+def default_output(kind: str, run_dir: Path | None, name: str = "") -> Path:
+    """A new study's folder: KIND inside the run it studies, else runs/KIND-NAME-TIMESTAMP."""
+    if run_dir is not None:
+        return run_dir / kind
+    return Path("runs") / f"{kind}-{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def recorded_in(study_file: str, places: Iterable[str | Path | None]) -> Path | None:
+    """The first of `places` (None: skipped) that holds a recorded study, or None."""
+    return next((Path(p) for p in places if p and (Path(p) / study_file).is_file()), None)
+
+
+def read_study(path: Path, build: Callable[[Any], Any]) -> Any:
+    """`build(data)` of the study file at `path` (YAML, safe loader); a file it cannot build
+    from (emptied, hand-edited, another program's) is one error line naming it."""
+    data = read_yaml(path, path.name)
+    try:
+        return build(data)
+    except SpecError as err:  # a field of the saved config: say which file holds it
+        raise SpecError(err.field, err.value, err.reason, err.source or str(path)) from None
+    except (TypeError, KeyError, ValueError, AttributeError, IndexError):
+        raise SpecError(path.name, str(path), "damaged: not a study nas-search saved") from None
+
+
+def reopen(recorded, args: argparse.Namespace, source: str | Path, resume_dir: Path,
+           flags: dict[str, tuple[Any, Any]], asked: Callable[[], Any] | None,
+           same: Callable[[Any, Any, Path], Any]):
+    """The recorded study in `resume_dir`, as a rerun may resume it. Named as the source (or
+    with nothing else to compare, `asked` None), flags may only agree with it (`resumed`);
+    else the command that started it, again, must ask for it: `same(recorded, asked(), dir)`."""
+    if asked is None or same_place(source, resume_dir):
+        refuse_other_output(args.output, resume_dir)
+        return resumed(recorded, args, flags)
+    return same(recorded, asked(), resume_dir)
 
 
 def resumed(study, args: argparse.Namespace, recorded: dict[str, tuple[Any, Any]]):
