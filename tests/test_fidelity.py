@@ -1,4 +1,4 @@
-"""Fidelity agreement figures (Ray-free): scipy's tau from the CSV, monotone and reversed settings."""
+"""Fidelity agreement figures (Ray-free): scipy's tau from the CSV, monotone and reversed."""
 
 from __future__ import annotations
 
@@ -84,8 +84,8 @@ def test_failed_jobs_leave_their_arch_out():
 
 
 def test_each_job_carries_its_seed_and_setting_to_the_trial(tmp_path):
-    from nas.studies.fidelity import study_from_source
     from nas.studies.enumerated import EnumeratedSpace
+    from nas.studies.fidelity import study_from_source
 
     study, reference, _ = study_from_source("demo", 2, 2, ["proxy.epochs=3"], [])
     assert study.supernets(tmp_path) == {}  # both settings train standalone
@@ -101,8 +101,8 @@ def test_each_job_carries_its_seed_and_setting_to_the_trial(tmp_path):
 
 
 def test_a_supernet_setting_scores_against_one_supernet_per_seed(tmp_path):
-    from nas.studies.fidelity import study_from_source
     from nas.studies.enumerated import EnumeratedSpace
+    from nas.studies.fidelity import study_from_source
 
     study, reference, _ = study_from_source("oneshot-demo", 2, 2, ["evaluator=proxy"],
                                             ["supernet.epochs=2"])

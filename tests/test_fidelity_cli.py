@@ -66,6 +66,9 @@ def test_reversed_long_scores_give_tau_minus_one(ray_local, tmp_path):
     assert figures["kendall_tau"] == -1.0 and "seed_tau_long" not in figures
 
 
+COMPARE = ["--reference", "efficientnet-b0", "--top", "1", "--epochs", "3"]
+
+
 def test_compare_trains_top_k_and_the_reference_alike(ray_local, tmp_path, capsys):
     from nas import load_config, search
 
@@ -73,11 +76,17 @@ def test_compare_trains_top_k_and_the_reference_alike(ray_local, tmp_path, capsy
                                   "controller.options={}", HOOK + "seeded_score"])
     run = search(config, tmp_path / "run", progress=lambda line: None)
     out = tmp_path / "cmp"
-    assert main(["compare", str(run.path), "--reference", "efficientnet-b0", "--top", "1",
-                 "--epochs", "3", "--seeds", "2", "--output", str(out)]) == 0
+    assert main(["compare", str(run.path), *COMPARE, "--seeds", "2", "--output", str(out)]) == 0
     text = capsys.readouterr().out
     assert "reference" in text and "at no more FLOPs" in text
     rows = RunDir(out).rows()
+    _check_one_recipe(rows, out)
+    _check_resumes_and_refusals(run.path, out, tmp_path, capsys)
+    _check_a_fidelity_study_beside_it(run.path, out, capsys)
+    assert RunDir(out).rows() == rows
+
+
+def _check_one_recipe(rows: list[dict], out: Path) -> None:
     assert sorted({r["candidate"] for r in rows}) == ["reference", "top1"]
     for row in rows:  # one recipe: every job trained 3 epochs, with its own seed
         millis = round(row["accuracy"] * 1000)
@@ -87,34 +96,37 @@ def test_compare_trains_top_k_and_the_reference_alike(ray_local, tmp_path, capsy
     names = [c["candidate"] for c in summary["candidates"]]
     assert names == ["top1", "reference"]
     assert all(c["seeds_ok"] == 2 for c in summary["candidates"])
-    assert main(["compare", str(run.path), "--reference", "efficientnet-b0", "--top", "1",
-                 "--epochs", "3", "--seeds", "2", "--output", str(out)]) == 0  # resumes
-    capsys.readouterr()
+
+
+def _check_resumes_and_refusals(run: Path, out: Path, tmp_path: Path, capsys) -> None:
+    assert main(["compare", str(run), *COMPARE, "--seeds", "2", "--output", str(out)]) == 0
+    capsys.readouterr()  # resumed
     for flag, value in (("--top", "2"), ("--epochs", "4"), ("--seeds", "1"),
                         ("--reference", "efficientnet-b1")):
         assert main(["compare", str(out), flag, value]) == 2
         err = capsys.readouterr().err.strip()
         assert flag in err and "recorded with" in err and len(err.splitlines()) == 1
-    assert main(["compare", str(run.path), "--reference", "efficientnet-b0", "--top", "1",
-                 "--epochs", "3", "--output", str(out), "--set", "proxy.lr=0.02"]) == 2
+    assert main(["compare", str(run), *COMPARE, "--output", str(out),
+                 "--set", "proxy.lr=0.02"]) == 2
     err = capsys.readouterr().err.strip()  # the recorded comparison has the run's own lr
     assert "--output" in err and "another config or --set" in err and len(err.splitlines()) == 1
     assert main(["compare", str(out), "--output", str(tmp_path / "elsewhere")]) == 2
     err = capsys.readouterr().err.strip()  # it would resume `out`, not write elsewhere
     assert "--output" in err and str(out) in err and len(err.splitlines()) == 1
 
+
+def _check_a_fidelity_study_beside_it(run: Path, out: Path, capsys) -> None:
     # fidelity from the run: a second study asking for other archs finds the first one
-    study = ["fidelity", str(run.path), "--seeds", "1", "--long", "proxy.epochs=3"]
+    study = ["fidelity", str(run), "--seeds", "1", "--long", "proxy.epochs=3"]
     assert main(study + ["--archs", "2"]) == 0
     capsys.readouterr()
     assert main(study + ["--archs", "3"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "--archs" in err and str(run.path / "fidelity") in err and len(err.splitlines()) == 1
+    assert "--archs" in err and str(run / "fidelity") in err and len(err.splitlines()) == 1
     # another run's top archs against this comparison: refused, not resumed
-    assert main(["compare", str(run.path / "fidelity"), "--reference", "efficientnet-b0",
-                 "--top", "1", "--epochs", "3", "--seeds", "2", "--output", str(out)]) == 2
+    assert main(["compare", str(run / "fidelity"), *COMPARE, "--seeds", "2",
+                 "--output", str(out)]) == 2
     assert "holds a compare study" in capsys.readouterr().err
-    assert RunDir(out).rows() == rows
 
 
 @pytest.mark.parametrize("args, field", [
