@@ -25,7 +25,7 @@ from search_space import Arch
 OPTION = "--output"  # the flag that names a study's folder, for errors writing there
 
 
-class Study(Protocol):
+class RecordedStudy(Protocol):
     """What a recorded study gives its runner: the run's config, its jobs, its file."""
 
     config: SearchConfig
@@ -44,7 +44,7 @@ def run_config(config: SearchConfig, name: str, jobs: int) -> SearchConfig:
         evaluator="proxy")
 
 
-def run_study(kind: str, study: Study, study_file: str, reference: Arch, output: Path,
+def run_study(kind: str, study: RecordedStudy, study_file: str, reference: Arch, output: Path,
               progress: Callable[[str], None] = print,
               prepare: Callable[[Path], None] | None = None) -> RunDir:
     """Train every job of `study` not yet journaled in `output` (created with its study file if
