@@ -32,7 +32,14 @@ CONFIG_VERSION = 1
 
 @dataclass(frozen=True)
 class ControllerConfig:
-    """Which controller proposes candidates, and its options (see `controllers.make`)."""
+    """Which controller proposes candidates, and its options (see `controllers.make`).
+
+    Attributes:
+        name: ``random``, ``evolution``, ``ppo``, ``reinforce`` or ``grid``.
+        options: keyword options of that controller, e.g. ``{population_size: 100,
+            tournament_size: 25}`` for evolution or ``{lr: 0.003}`` for ppo; an unknown
+            option is an error.
+    """
 
     name: str = "evolution"
     options: dict = field(default_factory=dict)
@@ -75,7 +82,20 @@ class LatencyConfig:
 class ObjectiveConfig:
     """MnasNet's reward ACC * (cost / target) ** w; `hard` is the alpha=0, beta=-1 form and
     `absolute` TuNAS's ACC + beta * |cost / target - 1|. The cost is FLOPs (multiply-adds) or,
-    with metric latency, milliseconds measured as `latency` says."""
+    with metric latency, milliseconds measured as `latency` says.
+
+    Attributes:
+        target: the reward's target T: multiply-adds (metric flops) or milliseconds (metric
+            latency).
+        w: the reward's exponent (MnasNet's -0.07); kinds ``soft`` only.
+        kind: ``soft`` (ACC * (cost / T) ** w), ``hard`` (alpha = 0 under T, beta = -1 over
+            it) or ``absolute`` (TuNAS: ACC + beta * abs(cost / T - 1)).
+        num_classes: deployment classes: FLOPs are counted for the deployed model, whatever
+            the proxy trains on.
+        metric: the cost: ``flops`` (multiply-adds) or ``latency`` (ms from a per-block table).
+        beta: the ``absolute`` kind's weight, below 0 (TuNAS's default -0.10).
+        latency: where and how latency is measured (metric latency only).
+    """
 
     target: float = TARGET_FLOPS
     w: float = W
@@ -116,6 +136,13 @@ class ObjectiveConfig:
 
 @dataclass(frozen=True)
 class BudgetConfig:
+    """How much a search may spend.
+
+    Attributes:
+        num_samples: trials to train, failed ones included.
+        max_concurrent: trials running at once.
+    """
+
     num_samples: int = 16  # trials to train, failed ones included
     max_concurrent: int = 2
 
@@ -126,7 +153,12 @@ class BudgetConfig:
 
 @dataclass(frozen=True)
 class ResourcesConfig:
-    """Per trial; fractional GPUs pack several small proxy trainings on one card."""
+    """Per trial; fractional GPUs pack several small proxy trainings on one card.
+
+    Attributes:
+        cpu: CPUs one trial reserves.
+        gpu: GPUs one trial reserves; fractions such as 0.25 share a card between trials.
+    """
 
     cpu: float = 1.0
     gpu: float = 0.0
@@ -138,7 +170,13 @@ class ResourcesConfig:
 
 @dataclass(frozen=True)
 class EarlyStoppingConfig:
-    """ASHA on proxy accuracy per epoch; stopped trials keep their last accuracy."""
+    """ASHA on proxy accuracy per epoch; stopped trials keep their last accuracy.
+
+    Attributes:
+        asha: stop trials early with Ray Tune's ASHA scheduler (proxy trials only).
+        grace_period: epochs every trial trains before it can be stopped (<= proxy.epochs).
+        reduction_factor: ASHA's halving rate: about 1 in this many trials go on at each rung.
+    """
 
     asha: bool = False
     grace_period: int = 1
@@ -151,7 +189,37 @@ class EarlyStoppingConfig:
 
 @dataclass(frozen=True)
 class SearchConfig:
-    """A whole experiment. Field docs: README.md, section "Experiment configs"."""
+    """A whole experiment: every key of a config file (docs/config.md lists them all).
+
+    Attributes:
+        version: the config format's version; this nas-search reads 1.
+        name: the run's name: runs go in runs/NAME-TIMESTAMP (a plain folder name).
+        seed: seeds the controller and the architectures sampled from the space (the proxy
+            has its own `proxy.seed`).
+        space: a bundled space name (``b0``, ``mnasnet``, ``b0-small``, ``mnasnet-small``,
+            ``b0-elastic``) or a space YAML path.
+        flops_band: ``[min, max]`` multiply-adds; candidates outside are rejected before
+            training; null = no band.
+        controller: which controller proposes candidates.
+        objective: the reward that ranks candidates.
+        proxy: how each candidate is proxy-trained (and the supernet's recipe).
+        budget: how many trials, how many at once.
+        resources: what one trial reserves.
+        early_stopping: ASHA early stopping of proxy trials.
+        grid: set, ``nas-search grid`` grid-searches compound-scaling coefficients for a base
+            instead of searching; null for a search.
+        address: an existing Ray cluster's head, host:port (or ``auto``); null = a private
+            Ray on 127.0.0.1.
+        evaluate: ``module:function`` replacing proxy training, called as
+            ``fn(arch, proxy_config, report)`` and returning at least ``{"accuracy": ...}``;
+            it runs code: trust the config like a script.
+        keep_weights: keep the trained weights of the K best trials under RUN_DIR/weights/.
+        tracking: ``[mlflow, tensorboard, wandb]`` (any of them), or a mapping of backend to
+            its options; null = none.
+        evaluator: ``proxy`` (train each candidate) or ``supernet`` (score it with weights
+            inherited from one trained supernet).
+        supernet: the supernet's training and scoring (evaluator supernet).
+    """
 
     version: int = CONFIG_VERSION
     name: str = "search"

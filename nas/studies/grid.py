@@ -25,7 +25,19 @@ from search_space.validators import choice, positive
 
 @dataclass(frozen=True)
 class GridConfig:
-    """Which base to scale, the grid, the constraint and how the winner is chosen."""
+    """Which base to scale, the grid, the constraint and how the winner is chosen.
+
+    Attributes:
+        base: the block table to scale: a preset name or a block-table YAML path.
+        alpha: depth multipliers searched, ``[low, high]``.
+        beta: width multipliers searched, ``[low, high]``.
+        gamma: resolution multipliers searched, ``[low, high]``.
+        step: the grid's spacing on every axis.
+        product: the constraint's target: alpha * beta^2 * gamma^2 should be about this.
+        tolerance: how far from `product` a point may be and still be trained.
+        phi: the compound coefficient each point scales the base by.
+        metric: what picks the winner: ``accuracy`` or ``reward``.
+    """
 
     base: str = "efficientnet-b0"  # preset name or block-table YAML
     alpha: tuple[float, ...] = (1.0, 1.4)  # depth range [low, high]
