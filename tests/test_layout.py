@@ -37,9 +37,9 @@ def python_files(*tops: str, skip: tuple[str, ...] = ()) -> Iterator[Path]:
     for top in [ROOT / t for t in tops] or [ROOT]:
         for path in sorted(top.rglob("*.py")):
             parts = path.relative_to(ROOT).parts
-            if parts[0] in (*skip, *SKIP_TOP) or any(p in SKIP_DIRS or p.startswith(".") for p in parts):
-                continue
-            yield path
+            hidden = any(p in SKIP_DIRS or p.startswith(".") for p in parts)
+            if not hidden and parts[0] not in (*skip, *SKIP_TOP):
+                yield path
 
 
 @cache
