@@ -187,6 +187,7 @@ def test_mnasnet_space_does_not_contain_b0(mnasnet: SearchSpace) -> None:
 
 # --- samples build and count right -----------------------------------------------------------
 
+@pytest.mark.slow  # seconds of compute, no Ray: out of the quick loop
 def test_samples_build_with_the_analytic_param_count(b0: SearchSpace, samples: list) -> None:
     # A build costs 50-100 ms even on meta tensors (module construction; 2x faster than CPU
     # weights), so all 1000 would take 1-2 minutes on the shared 2 cores. 200 are built; the
@@ -201,6 +202,7 @@ def test_samples_build_with_the_analytic_param_count(b0: SearchSpace, samples: l
             assert sum(p.numel() for p in model.parameters()) == analytic_params(arch)
 
 
+@pytest.mark.slow  # seconds of compute, no Ray: out of the quick loop
 def test_analytic_flops_agree_with_fvcore_on_samples(samples: list,
                                                      mnasnet: SearchSpace) -> None:
     rng = np.random.default_rng(1)
