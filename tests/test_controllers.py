@@ -357,6 +357,7 @@ def _median_best(name: str, options: dict, budget: int, seeds: range) -> float:
     return float(np.median(bests))
 
 
+@pytest.mark.slow  # seconds of compute, no Ray: out of the quick loop
 def test_evolution_and_ppo_beat_random_at_equal_budget() -> None:
     # 300 samples, 5 seeds; evolution at the paper's P=100, S=25. PPO's paper lr (3.5e-4) is
     # meant for ~8K samples: at 300 it takes the documented `lr` option, 3e-3.

@@ -23,6 +23,7 @@ def _randomize_bn(net: torch.nn.Module) -> None:
                 t.copy_(torch.rand(t.shape, generator=gen) * (hi - lo) + lo)
 
 
+@pytest.mark.slow  # seconds of compute, no Ray: out of the quick loop
 @pytest.mark.parametrize("name", space_names())
 def test_subnets_match_params_and_outputs(name):
     space = load_space(name)
