@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from objectives.data import ProxyData, Split, load_dataset
-from objectives.supernet_training import SupernetConfig
+from objectives.supernet_training import ALL_HELD_OUT, SupernetConfig
 from objectives.training import (
     ProxyConfig,
     Runtime,
@@ -64,9 +64,10 @@ def score_candidates(supernet: Supernet, archs: Sequence[Arch], proxy: ProxyConf
 
 
 def _held_out(val: Split, rt: Runtime, holdout: int) -> list[Batch]:
-    """The first `holdout` held-out images (0: all), prepared on the device once."""
+    """The first `holdout` held-out images (or all), prepared on the device once."""
+    count = len(val) if holdout == ALL_HELD_OUT else holdout
     return [(rt.prepare(images), labels.to(rt.device))
-            for images, labels in first_batches(val, holdout or len(val))]
+            for images, labels in first_batches(val, count)]
 
 
 def score_path(supernet: Supernet, arch: Arch, calibration: torch.Tensor,

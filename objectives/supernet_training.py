@@ -49,6 +49,7 @@ from search_space.errors import SpecError
 from search_space.validators import choice, integer
 
 SAMPLINGS = ("uniform", "sandwich")
+ALL_HELD_OUT = 0  # `holdout` meaning every held-out image
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class SupernetConfig:
     epochs: int = 4
     sampling: str = "uniform"
     calibration: int = 256
-    holdout: int = 0
+    holdout: int = ALL_HELD_OUT
     batch: int = 16
     actors: int = 1
     workers: int = 1
@@ -83,7 +84,7 @@ class SupernetConfig:
 
     def __post_init__(self) -> None:
         integer("retrain_top", self.retrain_top, minimum=0)
-        integer("holdout", self.holdout, minimum=0)  # 0: every held-out image
+        integer("holdout", self.holdout, minimum=0)  # ALL_HELD_OUT: every one
         if not isinstance(self.distill, bool):
             raise SpecError("distill", self.distill, "must be true or false")
         for name in ("epochs", "batch", "actors", "workers"):

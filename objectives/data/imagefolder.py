@@ -4,6 +4,7 @@ decoded with Pillow (torchvision is not needed): the readers the loader and `pre
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +18,11 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".ppm")
 
 def pillow():
     """Pillow's Image module; a SpecError naming the fix when it is not installed."""
-    try:
-        from PIL import Image
-    except ImportError:
+    if importlib.util.find_spec("PIL") is None:
         raise SpecError("dataset", "ImageFolder", "decoding images needs Pillow: "
-                        "pip install pillow") from None
+                        "pip install pillow")
+    from PIL import Image
+
     return Image
 
 
