@@ -26,9 +26,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from objectives import ProxyConfig, train_proxy  # noqa: E402
-from objectives import datasets as ds  # noqa: E402
-from objectives.prepare_data import prepare  # noqa: E402
-from objectives.proxy import batches  # noqa: E402
+from objectives.data import memory, prepare, read_dataset  # noqa: E402
+from objectives.training import batches  # noqa: E402
 from search_space import Arch, Stage  # noqa: E402
 
 # small enough that the input pipeline, not the model, sets the pace on a CPU
@@ -75,8 +74,7 @@ def first_epoch(dataset: Path, args: argparse.Namespace) -> tuple[float, float]:
     """(seconds to load, seconds of load + one proxy epoch), the default in-memory policy."""
     c = cfg(dataset, args)
     start = time.perf_counter()
-    data = ds._load(str(dataset), c.resolution, c.train_size, c.val_size, c.data_seed, False,
-                    num_workers=c.num_workers)
+    data = read_dataset(c.data)
     loaded = time.perf_counter() - start
     train_proxy(SMALL, c, data=data)
     return loaded, time.perf_counter() - start
@@ -84,11 +82,10 @@ def first_epoch(dataset: Path, args: argparse.Namespace) -> tuple[float, float]:
 
 def streamed(dataset: Path, args: argparse.Namespace) -> tuple[float, float]:
     """(input pipeline img/s, proxy epoch img/s) with the data over the in-memory limit."""
-    limit, ds.IN_MEMORY_BYTES = ds.IN_MEMORY_BYTES, 0
+    limit, memory.IN_MEMORY_BYTES = memory.IN_MEMORY_BYTES, 0
     try:
         c = cfg(dataset, args)
-        data = ds._load(str(dataset), c.resolution, c.train_size, c.val_size, c.data_seed,
-                        False, num_workers=c.num_workers)
+        data = read_dataset(c.data)
         start, seen = time.perf_counter(), 0
         for images, _ in batches(data.train, 64, shuffle=True, generator=None,
                                  num_workers=c.num_workers):
@@ -97,7 +94,7 @@ def streamed(dataset: Path, args: argparse.Namespace) -> tuple[float, float]:
         result = train_proxy(SMALL, c, data=data)
         return pipeline, result.history[0]["images_per_second"]
     finally:
-        ds.IN_MEMORY_BYTES = limit
+        memory.IN_MEMORY_BYTES = limit
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from objectives import ProxyConfig, load_dataset, train_proxy  # noqa: E402
-from objectives.proxy import batches, make_runtime  # noqa: E402
+from objectives.training import batches, make_runtime  # noqa: E402
 from search_space import build_model, load_arch  # noqa: E402
 
 

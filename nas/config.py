@@ -20,7 +20,7 @@ from nas.outputs.tracking import tracking_backends
 from nas.schema import from_data, to_data
 from nas.studies.grid import GridConfig
 from objectives import ProxyConfig, SupernetConfig
-from objectives.data_cache import is_cache, open_cache
+from objectives.data import is_cache, open_cache
 from objectives.reward import TARGET_FLOPS, W
 from search_space.arch import MAX_CLASSES
 from search_space.errors import SpecError

@@ -1,4 +1,4 @@
-"""Supernet training (single-path one-shot) and scoring candidates with inherited weights.
+"""Supernet training (single-path one-shot): the weights every candidate then inherits.
 
 Training follows SPOS: every step trains one path drawn uniformly from the space (``uniform``),
 or, with ``sandwich`` (BigNAS), the largest, the smallest and one random path together. The
@@ -7,9 +7,9 @@ recipe (optimizer, schedule, batch size, resolution, data) is the proxy's, `Prox
 run that finds one continues after its last epoch: the batch order and the sampled paths are
 functions of (seed, epoch, step), so a resumed run trains what an uninterrupted one would.
 
-Scoring a candidate: `Supernet.subnet(arch)` inherits the weights, its BatchNorm statistics are
-recomputed on `SupernetConfig.calibration` training images (paths share BN layers, so the shared
-running averages fit no single path), and its top-1 on the held-out split is the score.
+Scoring a candidate with the trained weights is `objectives.supernet_scoring`. The recipe, the
+optimizer step and the runtime are the training core's (`objectives.training`), as for proxy
+training.
 
 Data-parallel training needs no Ray here: `Parallel` carries the rank, the world size and a
 `wrap` (e.g. Ray Train's `prepare_model`, DDP) that the caller provides.
@@ -31,15 +31,17 @@ import torch
 from torch import nn
 
 from objectives.analytic import analytic_flops
-from objectives.datasets import ProxyData, load_dataset
-from objectives.proxy import (
+from objectives.data import ProxyData, Split, load_dataset
+from objectives.training import (
     ProxyConfig,
-    _threads,
+    Runtime,
     batches,
     lr_at,
     make_optimizer,
     make_runtime,
     steps_per_epoch,
+    torch_threads,
+    train_step,
 )
 from search_space import Arch, SearchSpace, Supernet
 from search_space.atomic_file import atomic_write
@@ -47,6 +49,7 @@ from search_space.errors import SpecError
 from search_space.validators import choice, integer
 
 SAMPLINGS = ("uniform", "sandwich")
+ALL_HELD_OUT = 0  # `holdout` meaning every held-out image
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,7 @@ class SupernetConfig:
     epochs: int = 4
     sampling: str = "uniform"
     calibration: int = 256
-    holdout: int = 0
+    holdout: int = ALL_HELD_OUT
     batch: int = 16
     actors: int = 1
     workers: int = 1
@@ -81,7 +84,7 @@ class SupernetConfig:
 
     def __post_init__(self) -> None:
         integer("retrain_top", self.retrain_top, minimum=0)
-        integer("holdout", self.holdout, minimum=0)  # 0: every held-out image
+        integer("holdout", self.holdout, minimum=0)  # ALL_HELD_OUT: every one
         if not isinstance(self.distill, bool):
             raise SpecError("distill", self.distill, "must be true or false")
         for name in ("epochs", "batch", "actors", "workers"):
@@ -185,8 +188,25 @@ def train_supernet(space: SearchSpace, proxy: ProxyConfig, cfg: SupernetConfig,
     """
     warmup = proxy.warmup_epochs if proxy.warmup_epochs < cfg.epochs else 0.0
     recipe = dataclasses.replace(proxy, epochs=cfg.epochs, warmup_epochs=warmup)
-    with _threads(recipe.threads):
+    with torch_threads(recipe.threads):
         return _train(space, recipe, cfg, checkpoint, data, parallel, on_epoch)
+
+
+@dataclass
+class _Fit:
+    """What every step of one supernet training uses."""
+
+    space: SearchSpace
+    recipe: ProxyConfig
+    cfg: SupernetConfig
+    rt: Runtime
+    supernet: Supernet
+    optimizer: torch.optim.Optimizer
+    model: nn.Module  # the paths, wrapped for data-parallel training
+    parallel: Parallel
+    steps: int
+    loss_fn: nn.Module
+    extreme: tuple[Arch, Arch] | None
 
 
 def _train(space: SearchSpace, recipe: ProxyConfig, cfg: SupernetConfig,
@@ -196,53 +216,69 @@ def _train(space: SearchSpace, recipe: ProxyConfig, cfg: SupernetConfig,
     rt = make_runtime(recipe)
     torch.manual_seed(recipe.seed)
     supernet = Supernet(space, data.num_classes)
-    fmt = torch.channels_last if rt.channels_last else torch.preserve_format
-    supernet = supernet.to(rt.device, memory_format=fmt).train()
+    supernet = supernet.to(rt.device, memory_format=rt.memory_format).train()
     optimizer = make_optimizer(supernet, recipe)
-    start, history = 0, []
-    if checkpoint is not None and checkpoint.is_file():
-        state = load_checkpoint(checkpoint, space)
-        supernet.load_state_dict(state["supernet"])
-        optimizer.load_state_dict(state["optimizer"])
-        start, history = state["epoch"], list(state["history"])
+    start, history = _resume(checkpoint, space, supernet, optimizer)
     model = parallel.wrap(_Paths(supernet, recipe.dropout))
     train, _ = data.on(rt.device)
-    steps = steps_per_epoch(train, recipe.batch_size)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing)
-    extreme = extremes(space) if cfg.sampling == "sandwich" else None
+    fit = _Fit(space, recipe, cfg, rt, supernet, optimizer, model, parallel,
+               steps_per_epoch(train, recipe.batch_size),
+               nn.CrossEntropyLoss(label_smoothing=recipe.label_smoothing),
+               extremes(space) if cfg.sampling == "sandwich" else None)
     for epoch in range(start + 1, cfg.epochs + 1):
-        begin = time.perf_counter()
-        seed = recipe.seed * 100_003 + epoch  # batch order and dropout: resumable exactly
-        torch.manual_seed(seed)
-        gen = torch.Generator().manual_seed(seed)
-        total = 0.0
-        for i, (images, labels) in enumerate(batches(train, recipe.batch_size, shuffle=True,
-                                                     generator=gen)):
-            step = (epoch - 1) * steps + i
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(recipe, step, steps)
-            archs = sample_paths(space, cfg.sampling, recipe.seed, step, extreme)
-            x = rt.prepare(images[parallel.rank::parallel.world])
-            y = labels[parallel.rank::parallel.world].to(rt.device)
-            with rt.autocast():
-                loss = _step_loss(model(x, archs), y, loss_fn, cfg)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if recipe.clip_grad is not None:  # the recipe's bound, per path: the loss sums them
-                nn.utils.clip_grad_norm_(supernet.parameters(), recipe.clip_grad * len(archs))
-            optimizer.step()
-            total += loss.item() / len(archs)
-        mean = total / steps
-        if not math.isfinite(mean):
-            raise FloatingPointError(f"supernet training loss {mean} in epoch {epoch}")
-        history.append(dict(epoch=epoch, loss=mean, seconds=time.perf_counter() - begin,
-                            lr=lr_at(recipe, epoch * steps - 1, steps)))
+        history.append(_epoch(fit, train, epoch))
         if checkpoint is not None and parallel.rank == 0:
             save_checkpoint(checkpoint, supernet, optimizer, epoch, history)
         if on_epoch:
             on_epoch(dict(history[-1]))
     supernet.history = history
     return supernet.eval()
+
+
+def _resume(checkpoint: Path | None, space: SearchSpace, supernet: Supernet,
+            optimizer: torch.optim.Optimizer) -> tuple[int, list[dict[str, Any]]]:
+    """(epochs done, their history): restored from `checkpoint` when it exists."""
+    if checkpoint is None or not checkpoint.is_file():
+        return 0, []
+    state = load_checkpoint(checkpoint, space)
+    supernet.load_state_dict(state["supernet"])
+    optimizer.load_state_dict(state["optimizer"])
+    return state["epoch"], list(state["history"])
+
+
+def _epoch(fit: _Fit, train: Split, epoch: int) -> dict[str, Any]:
+    """Train one epoch; its history entry: epoch, loss (mean per path), seconds, lr."""
+    begin = time.perf_counter()
+    seed = fit.recipe.seed * 100_003 + epoch  # batch order and dropout: resumable exactly
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    total = 0.0
+    for i, (images, labels) in enumerate(batches(train, fit.recipe.batch_size, shuffle=True,
+                                                 generator=gen)):
+        total += _step(fit, (epoch - 1) * fit.steps + i, images, labels)
+    mean = total / fit.steps
+    if not math.isfinite(mean):
+        raise FloatingPointError(f"supernet training loss {mean} in epoch {epoch}")
+    return dict(epoch=epoch, loss=mean, seconds=time.perf_counter() - begin,
+                lr=lr_at(fit.recipe, epoch * fit.steps - 1, fit.steps))
+
+
+def _step(fit: _Fit, step: int, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """One optimizer step over the paths of global step `step`; their mean loss."""
+    archs = sample_paths(fit.space, fit.cfg.sampling, fit.recipe.seed, step, fit.extreme)
+    rank, world = fit.parallel.rank, fit.parallel.world
+    x = fit.rt.prepare(images[rank::world])
+    y = labels[rank::world].to(fit.rt.device)
+    clip = fit.recipe.clip_grad
+    if clip is not None:  # the recipe's bound, per path: the loss sums them
+        clip *= len(archs)
+
+    def loss() -> torch.Tensor:
+        return _step_loss(fit.model(x, archs), y, fit.loss_fn, fit.cfg)
+
+    lr = lr_at(fit.recipe, step, fit.steps)
+    detached = train_step(fit.optimizer, lr, fit.rt, loss, clip, fit.supernet.parameters())
+    return detached.item() / len(archs)
 
 
 def _step_loss(outputs: Sequence[torch.Tensor], labels: torch.Tensor, loss_fn: nn.Module,
@@ -264,77 +300,3 @@ def load_supernet(space: SearchSpace, checkpoint: Path) -> Supernet:
     supernet.load_state_dict(state["supernet"])
     supernet.history = list(state["history"])
     return supernet.eval()
-
-
-def score_candidates(supernet: Supernet, archs: Sequence[Arch], proxy: ProxyConfig,
-                     cfg: SupernetConfig, data: ProxyData | None = None) -> list[dict[str, Any]]:
-    """Score each candidate with inherited weights: BN recalibration, then held-out top-1.
-
-    The path runs inside the supernet (no standalone copy is built; `Supernet.subnet` would give
-    the same outputs). The calibration images and the held-out split are prepared once as
-    tensors. The supernet's own BN statistics are restored afterwards.
-
-    Returns one dict per candidate: accuracy, seconds (this candidate's own wall time).
-    """
-    data = load_dataset(proxy) if data is None else data
-    rt = make_runtime(proxy)
-    train, val = data.on(rt.device)
-    supernet = supernet.to(rt.device)
-    calibration = _prepared(train, rt, cfg.calibration)
-    held_out, seen = [], 0
-    for images, labels in batches(val, 256, shuffle=False, generator=None):
-        keep = len(labels) if not cfg.holdout else min(len(labels), cfg.holdout - seen)
-        held_out.append((rt.prepare(images[:keep]), labels[:keep].to(rt.device)))
-        seen += keep
-        if cfg.holdout and seen >= cfg.holdout:
-            break
-    norms = [m for m in supernet.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = [(m.momentum, {k: v.clone() for k, v in m.state_dict().items()}) for m in norms]
-    scores = []
-    try:
-        for arch in archs:
-            begin = time.perf_counter()
-            accuracy = _score_path(supernet, arch, calibration, held_out, norms, rt)
-            scores.append(dict(accuracy=accuracy, seconds=time.perf_counter() - begin))
-    finally:
-        for m, (momentum, state) in zip(norms, saved, strict=True):
-            m.load_state_dict(state)
-            m.momentum = momentum
-        supernet.eval()
-    return scores
-
-
-def _prepared(split, rt, images: int) -> torch.Tensor:
-    """The first `images` training images, normalised on the device, as one batch."""
-    chunks, seen = [], 0
-    for batch, _ in batches(split, min(256, images), shuffle=False, generator=None):
-        chunks.append(batch[:images - seen])
-        seen += len(chunks[-1])
-        if seen >= images:
-            break
-    return rt.prepare(torch.cat(chunks))
-
-
-@torch.inference_mode()
-def _score_path(supernet: Supernet, arch: Arch, calibration: torch.Tensor,
-                held_out: list[tuple[torch.Tensor, torch.Tensor]], norms: list[nn.Module],
-                rt) -> float:
-    """Held-out top-1 of `arch`'s path after recomputing its BN statistics exactly.
-
-    One train-mode pass over the whole calibration batch with cumulative averaging (momentum
-    None) sets every BN the path uses to that batch's statistics; dropout stays off.
-    """
-    supernet.eval()
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None
-        m.train()
-    with rt.autocast():
-        supernet(calibration, arch)
-    supernet.eval()
-    correct, total = 0, 0
-    for images, labels in held_out:
-        with rt.autocast():
-            correct += int((supernet(images, arch).argmax(1) == labels).sum())
-        total += len(labels)
-    return correct / total

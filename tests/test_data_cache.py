@@ -13,9 +13,9 @@ import pytest
 import torch
 
 from objectives import ProxyConfig, load_dataset, train_proxy
-from objectives import datasets as ds
-from objectives import prepare_data as prep
-from objectives.data_cache import MemmapSplit, open_cache
+from objectives import data as ds
+from objectives.data import DataSpec, MemmapSplit, memory, open_cache
+from objectives.data import prepare_data as prep
 from search_space import Arch, SpecError, Stage
 
 Image = pytest.importorskip("PIL.Image")
@@ -74,8 +74,8 @@ def test_manifest_describes_the_cache(tree, cache):
 @pytest.mark.parametrize("streamed", [False, True], ids=["in-memory", "memory-mapped"])
 def test_cache_trains_to_exactly_the_accuracy_of_its_source(tree, cache, monkeypatch, streamed):
     if streamed:  # past the in-memory limit: files decoded per epoch vs rows read from the memmap
-        monkeypatch.setattr(ds, "IN_MEMORY_BYTES", 0)
-    from_tree, from_cache = (ds._load(*_key(_cfg(d)), num_workers=0) for d in (tree, cache))
+        monkeypatch.setattr(memory, "IN_MEMORY_BYTES", 0)
+    from_tree, from_cache = (ds.read_dataset(_cfg(d).data) for d in (tree, cache))
     assert isinstance(from_cache.train, MemmapSplit if streamed else ds.TensorSplit)
     for a, b in ((from_tree.train, from_cache.train), (from_tree.val, from_cache.val)):
         assert torch.equal(_pixels(a), _pixels(b)) and list(a.labels) == list(b.labels)
@@ -83,11 +83,6 @@ def test_cache_trains_to_exactly_the_accuracy_of_its_source(tree, cache, monkeyp
                for d, data in ((tree, from_tree), (cache, from_cache))]
     assert results[0].accuracy == results[1].accuracy
     assert [h["loss"] for h in results[0].history] == [h["loss"] for h in results[1].history]
-
-
-def _key(cfg: ProxyConfig) -> tuple:
-    return (cfg.dataset, cfg.resolution, cfg.train_size, cfg.val_size, cfg.data_seed,
-            cfg.resize_cache)
 
 
 def test_a_split_only_cache_serves_that_split_and_refuses_others(tree, tmp_path):
@@ -211,8 +206,8 @@ def test_a_search_refuses_a_cache_at_another_resolution_before_ray(cache):
 
 
 def test_a_large_cache_is_resized_row_by_row_when_allowed(cache, monkeypatch):
-    monkeypatch.setattr(ds, "IN_MEMORY_BYTES", 0)
-    data = ds._load(str(cache), 12, None, 9, 0, True, num_workers=0)
+    monkeypatch.setattr(memory, "IN_MEMORY_BYTES", 0)
+    data = ds.read_dataset(DataSpec(str(cache), 12, None, 9, 0, resize_cache=True))
     image, label = data.train[0]
     assert isinstance(data.train, MemmapSplit) and image.shape == (3, 12, 12)
     expected = ds.resize_uint8(torch.from_numpy(np.array(open_cache(cache).images[

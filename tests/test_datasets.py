@@ -12,14 +12,14 @@ import pytest
 import torch
 
 from objectives import ProxyConfig, ProxyData, load_dataset, train_proxy
-from objectives.datasets import (
+from objectives.data import (
     ImageFolderSplit,
     TensorSplit,
     materialize,
     resize_uint8,
     split_indices,
 )
-from objectives.synthetic import NUM_CLASSES, make_synthetic
+from objectives.data.synthetic import NUM_CLASSES, make_synthetic
 from search_space import Arch, SpecError, Stage
 
 Image = pytest.importorskip("PIL.Image")

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from objectives import ProxyConfig, ProxyData, load_dataset, train_proxy
-from objectives.datasets import TensorSplit
-from objectives.proxy import lr_at, make_optimizer, make_runtime, recalibrate_bn, trained_arch
+from objectives.data import TensorSplit
+from objectives.training import lr_at, make_optimizer, make_runtime, recalibrate_bn, trained_arch
 from search_space import Arch, SpecError, Stage, build_model, preset, scale_by
 
 # B0's seven stages at half width, one layer each: B0-like, trains in ~2 s on one core

@@ -14,8 +14,8 @@ from objectives import (
     score_candidates,
     train_supernet,
 )
-from objectives.proxy import evaluate, make_runtime, recalibrate_bn
 from objectives.supernet_training import extremes, sample_paths
+from objectives.training import evaluate, make_runtime, recalibrate_bn
 from search_space import load_space
 from search_space.errors import SpecError
 

@@ -10,7 +10,7 @@ import torch
 
 from nas.cli import main
 from objectives import ProxyConfig, load_dataset
-from objectives.proxy import evaluate, make_runtime
+from objectives.training import evaluate, make_runtime
 from search_space import Arch, SpecError, Stage, build_model
 from search_space.weights import load_weights, read_state_dict, save_weights
 

@@ -1,6 +1,6 @@
 """`nas-search prepare-data SRC --resolution R --out DIR`: decode a dataset once into a cache.
 
-The cache (`objectives.data_cache`) is then named as ``proxy.dataset: DIR`` (or ``train
+The cache (`objectives.data.cache`) is then named as ``proxy.dataset: DIR`` (or ``train
 --dataset DIR``): trials memory-map it instead of decoding JPEGs epoch after epoch.
 """
 
@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from objectives.prepare_data import Progress, prepare
+    from objectives.data.prepare_data import Progress, prepare
     from search_space.errors import SpecError
 
     if args.workers < 1:

@@ -53,29 +53,16 @@ def count_or_fraction(text: str) -> int | float:
 
 
 def main(args: argparse.Namespace) -> int:
-    from objectives import (
-        ProxyConfig,
-        analytic_counts,
-        check_dataset,
-        load_dataset,
-        mnas_reward,
-        train_proxy,
-    )
-    from objectives.reward import TARGET_FLOPS, W
+    from objectives import analytic_counts, check_dataset, load_dataset, mnas_reward, train_proxy
     from search_space import load_arch
-    from search_space.weights import arch_path, save_weights
+    from search_space.weights import arch_path
 
     arch = load_arch(args.arch)
     if args.save:
         arch_path(args.save)  # a bad name fails before training
-    cfg = ProxyConfig(dataset=args.dataset, epochs=args.epochs, resolution=args.resolution,
-                      batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
-                      train_size=args.train_size, val_size=args.val_size, device=args.device,
-                      threads=args.threads, seed=args.seed)
+    cfg = _recipe(args)
     counts = analytic_counts(arch, arch.resolution, args.num_classes)  # deployment, not proxy
-    args.target = TARGET_FLOPS if args.target is None else args.target
-    args.w = W if args.w is None else args.w
-    mnas_reward(1.0, counts.flops, args.target, args.w)  # bad target or w: exit before training
+    _reward_settings(args, counts.flops)  # bad target or w: exit before training
     check_dataset(cfg.data)  # sizes and memory, before decoding anything
     data = load_dataset(cfg.data)
     progress = _Progress(cfg.epochs)
@@ -86,10 +73,7 @@ def main(args: argparse.Namespace) -> int:
     result = train_proxy(arch, cfg, data=data, on_epoch=progress.epoch, on_step=progress.step,
                          on_trained=trained.append)
     if args.save and trained:
-        info = {"dataset": data.name, "proxy_resolution": cfg.resolution,
-                "accuracy": f"{result.accuracy:.4f} (held-out top-1)", "epochs": cfg.epochs}
-        for path in save_weights(trained[0], arch, args.save, info):
-            _say(f"wrote {path}")
+        _save(trained[0], arch, args.save, data.name, cfg, result.accuracy)
     reward = mnas_reward(result.accuracy, counts.flops, args.target, args.w)
     summary = {
         "arch": arch.name or args.arch, "dataset": data.name, "status": result.status,
@@ -101,6 +85,34 @@ def main(args: argparse.Namespace) -> int:
     }
     print(json.dumps(summary) if args.json else _text(summary))
     return 0 if result.status == "ok" else 1
+
+
+def _recipe(args: argparse.Namespace):
+    from objectives import ProxyConfig
+
+    return ProxyConfig(dataset=args.dataset, epochs=args.epochs, resolution=args.resolution,
+                       batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer,
+                       train_size=args.train_size, val_size=args.val_size, device=args.device,
+                       threads=args.threads, seed=args.seed)
+
+
+def _reward_settings(args: argparse.Namespace, flops: int) -> None:
+    """Fill in the default target and exponent, and check them on `flops`."""
+    from objectives import mnas_reward
+    from objectives.reward import TARGET_FLOPS, W
+
+    args.target = TARGET_FLOPS if args.target is None else args.target
+    args.w = W if args.w is None else args.w
+    mnas_reward(1.0, flops, args.target, args.w)
+
+
+def _save(model, arch, path: str, dataset: str, cfg, accuracy: float) -> None:
+    from search_space.weights import save_weights
+
+    info = {"dataset": dataset, "proxy_resolution": cfg.resolution,
+            "accuracy": f"{accuracy:.4f} (held-out top-1)", "epochs": cfg.epochs}
+    for written in save_weights(model, arch, path, info):
+        _say(f"wrote {written}")
 
 
 def _say(line: str) -> None:

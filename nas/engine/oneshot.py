@@ -133,55 +133,72 @@ class SupernetScorer:
 def _score_with_actors(config: SearchConfig, ledger: Ledger, space: SearchSpace,
                        supernet: Supernet) -> None:
     """Keep every actor busy with a batch until the ledger proposes nothing more."""
-    import ray
-    from ray.exceptions import RayError
+    scoring = _Scoring(config, ledger, space, supernet)
+    scoring.fill()
+    while scoring.pending:
+        scoring.collect()
+        scoring.fill()
 
-    cpu, gpu = config.resources.cpu, config.resources.gpu
-    state = ray.put({k: v.cpu() for k, v in supernet.state_dict().items()})
-    remote = ray.remote(num_cpus=cpu, num_gpus=gpu)(SupernetScorer)
 
-    def start_actor():
-        return remote.remote(space, state, config.proxy, config.supernet, max(1, int(cpu)))
+Job = list[tuple[str, list[int]]]  # (ledger key, tokens) of the candidates an actor works on
 
-    pending: dict[Any, tuple[Any, list[tuple[str, list[int]]], str]] = {}
-    idle = [start_actor() for _ in range(config.supernet.actors)]
-    retrain: list[list[int]] | None = None  # chosen once every candidate is scored
 
-    def scoring_batch() -> list[tuple[str, list[int]]]:
+class _Scoring:
+    """The driver's side of scoring: idle actors, calls in flight, the retraining queue."""
+
+    def __init__(self, config: SearchConfig, ledger: Ledger, space: SearchSpace,
+                 supernet: Supernet):
+        import ray
+
+        self.config, self.ledger, self.space = config, ledger, space
+        resources = config.resources
+        self.state = ray.put({k: v.cpu() for k, v in supernet.state_dict().items()})
+        self.remote = ray.remote(num_cpus=resources.cpu, num_gpus=resources.gpu)(SupernetScorer)
+        self.pending: dict[Any, tuple[Any, Job, str]] = {}  # call -> (actor, job, kind)
+        self.idle = [self.start_actor() for _ in range(config.supernet.actors)]
+        self.retrain: list[list[int]] | None = None  # chosen once every candidate is scored
+
+    def start_actor(self) -> Any:
+        return self.remote.remote(self.space, self.state, self.config.proxy,
+                                  self.config.supernet, max(1, int(self.config.resources.cpu)))
+
+    def scoring_batch(self) -> Job:
         batch = []
-        while len(batch) < config.supernet.batch:
+        while len(batch) < self.config.supernet.batch:
             key = f"{EVALUATOR}-{uuid.uuid4().hex[:8]}"
-            tokens = ledger.propose(key)
+            tokens = self.ledger.propose(key)
             if tokens is None:
                 break
             batch.append((key, tokens))
         return batch
 
-    def fill() -> None:
+    def fill(self) -> None:
         """Give each idle actor a scoring batch, or, once all are scored, a retraining."""
-        nonlocal retrain
-        while idle:
-            batch = scoring_batch()
+        while self.idle:
+            batch = self.scoring_batch()
             if batch:
-                actor = idle.pop(0)
-                pending[actor.score.remote([tokens for _, tokens in batch])] = (actor, batch,
-                                                                                 EVALUATOR)
+                actor = self.idle.pop(0)
+                call = actor.score.remote([tokens for _, tokens in batch])
+                self.pending[call] = (actor, batch, EVALUATOR)
                 continue
-            if any(kind == EVALUATOR for _, _, kind in pending.values()):
+            if any(kind == EVALUATOR for _, _, kind in self.pending.values()):
                 return  # the K best are chosen from every score
-            if retrain is None:
-                retrain = retrain_choice(ledger.rows, config.supernet.retrain_top)
-            if not retrain:
+            if self.retrain is None:
+                self.retrain = retrain_choice(self.ledger.rows, self.config.supernet.retrain_top)
+            if not self.retrain:
                 return
             key = f"{RETRAINED}-{uuid.uuid4().hex[:8]}"
-            tokens = ledger.propose_tokens(key, retrain.pop(0))
-            actor = idle.pop(0)
-            pending[actor.retrain.remote(tokens)] = (actor, [(key, tokens)], RETRAINED)
+            tokens = self.ledger.propose_tokens(key, self.retrain.pop(0))
+            actor = self.idle.pop(0)
+            self.pending[actor.retrain.remote(tokens)] = (actor, [(key, tokens)], RETRAINED)
 
-    fill()
-    while pending:
-        [ref], _ = ray.wait(list(pending), num_returns=1)
-        actor, batch, kind = pending.pop(ref)
+    def collect(self) -> None:
+        """Complete the first call to finish through the ledger; its actor is idle again."""
+        import ray
+        from ray.exceptions import RayError
+
+        [ref], _ = ray.wait(list(self.pending), num_returns=1)
+        actor, batch, kind = self.pending.pop(ref)
         try:
             outcomes = ray.get(ref)
             outcomes = [outcomes] if kind == RETRAINED else outcomes
@@ -189,8 +206,7 @@ def _score_with_actors(config: SearchConfig, ledger: Ledger, space: SearchSpace,
             reason = f"the scoring actor failed: {type(err).__name__}"
             outcomes = [{"status": "failed", "reason": reason, "evaluator": kind}
                         for _ in batch]
-            actor = start_actor()
+            actor = self.start_actor()
         for (key, _), outcome in zip(batch, outcomes, strict=True):
-            ledger.complete(key, outcome)
-        idle.append(actor)
-        fill()
+            self.ledger.complete(key, outcome)
+        self.idle.append(actor)

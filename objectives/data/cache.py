@@ -1,6 +1,6 @@
 """The decode-once dataset cache: uint8 arrays on disk that every trial memory-maps.
 
-`nas-search prepare-data` (see `objectives.prepare_data`) decodes a source once, at one
+`nas-search prepare-data` (see `objectives.data.prepare_data`) decodes a source once, at one
 resolution, into a folder::
 
     DIR/manifest.json   format, version, source, kind, resolution, count, source_count,
@@ -12,7 +12,7 @@ resolution, into a folder::
 Plain ``.npy`` files, opened with ``mmap_mode='r'`` and ``allow_pickle=False``: nothing is
 unpickled, and every process on the machine shares one copy through the page cache. The index
 lets a cache hold a subset of the source (only the images one proxy split uses) while
-`objectives.datasets` still carves the same seeded split from the source's numbering.
+`objectives.data.loading` still carves the same seeded split from the source's numbering.
 
 A folder is written as ``DIR.tmp`` and renamed when complete, so ``DIR`` is never half-written;
 an interrupted ``DIR.tmp`` with the same plan is resumed where it stopped. The full checksum is

@@ -1,8 +1,9 @@
-"""Decode a dataset once into a cache folder (`objectives.data_cache`): `nas-search prepare-data`.
+"""Decode a dataset once into a cache folder (`objectives.data.cache`): `nas-search prepare-data`.
 
-The images go through exactly the code `objectives.datasets` uses on the fly (`_decode` for
-ImageFolder files, `resize_uint8` for CIFAR-10 batches), in the same source order, so a proxy
-trained from the cache sees the same pixels, batches and accuracy as one trained from the source.
+The images go through exactly the readers the loader uses on the fly (`decode_image` for
+ImageFolder files, `read_cifar` and `resize_uint8` for CIFAR-10 batches), in the same source
+order, so a proxy trained from the cache sees the same pixels, batches and accuracy as one
+trained from the source.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from objectives import datasets
-from objectives.data_cache import CacheWriter, is_cache
+from objectives.data.cache import CacheWriter, is_cache
+from objectives.data.cifar import CIFAR_CLASSES, is_cifar, read_cifar
+from objectives.data.imagefolder import class_root, decode_image, pillow, scan_image_folder
+from objectives.data.resize import resize_uint8
+from objectives.data.splits import split_indices
 from search_space.errors import SpecError
 
 CHUNK = 512  # images decoded between durable progress records
@@ -42,31 +46,25 @@ def open_source(src: Path, resolution: int, pool: ThreadPoolExecutor) -> Source:
                         "or an ImageFolder tree)")
     if is_cache(src):
         raise SpecError("SRC", str(src), "is already a prepared cache")
-    if (src / datasets.CIFAR_BATCHES[0]).exists():
+    if is_cifar(src):
         return _cifar_source(src, resolution)
-    datasets._pil()
-    files, labels, classes = datasets._scan(datasets._class_root(src))
+    pillow()
+    files, labels, classes = scan_image_folder(class_root(src))
+
     def read(positions: np.ndarray) -> np.ndarray:
-        images = pool.map(lambda i: datasets._decode(files[i], resolution), positions)
+        images = pool.map(lambda i: decode_image(files[i], resolution), positions)
         return torch.stack(list(images)).numpy()
 
     return Source("imagefolder", np.asarray(labels, dtype=np.int64), classes, read)
 
 
 def _cifar_source(src: Path, resolution: int) -> Source:
-    missing = [n for n in datasets.CIFAR_BATCHES if not (src / n).is_file()]
-    if missing:
-        raise SpecError("SRC", str(src / missing[0]), "missing CIFAR-10 batch file")
-    parts = [datasets._read_cifar_batch(src / n) for n in datasets.CIFAR_BATCHES]
-    images = np.concatenate([p[0] for p in parts])
-    labels = np.concatenate([p[1] for p in parts])
+    images, labels = read_cifar(src, field="SRC")
 
     def read(positions: np.ndarray) -> np.ndarray:
-        return datasets.resize_uint8(torch.from_numpy(images[positions]), resolution).numpy()
+        return resize_uint8(torch.from_numpy(images[positions]), resolution).numpy()
 
-    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-               "truck"]
-    return Source("cifar10", labels, classes, read)
+    return Source("cifar10", labels, list(CIFAR_CLASSES), read)
 
 
 def prepare(src: str | Path, resolution: int, out: str | Path, *, val_size: int | float | None
@@ -94,8 +92,7 @@ def prepare(src: str | Path, resolution: int, out: str | Path, *, val_size: int 
         n = len(source.labels)
         index = np.arange(n)
         if val_size is not None:
-            index = np.sort(np.concatenate(datasets.split_indices(n, val_size, train_size,
-                                                                  data_seed)))
+            index = np.sort(np.concatenate(split_indices(n, val_size, train_size, data_seed)))
         plan = {"source": str(src), "kind": source.kind, "resolution": resolution,
                 "count": len(index), "source_count": n, "classes": source.classes}
         writer = CacheWriter(Path(out), plan, index, source.labels[index])
