@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from nas.commands.study_flags import add_study_arguments, study_overrides
+from nas.commands.arguments import add_study_arguments, study_overrides
 
 HELP = ("train a run's top K architectures and a reference under one identical, longer recipe "
         "and compare accuracy, FLOPs, params and reward")

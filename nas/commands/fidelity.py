@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from nas.commands.study_flags import add_study_arguments, study_overrides
+from nas.commands.arguments import add_study_arguments, study_overrides
 
 HELP = ("proxy rank fidelity: train K architectures under the config (short) and with --long "
         "overrides (long), S seeds each, and compare their ranks")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from nas.commands.run import add_launch_arguments, launch_config
+from nas.commands.arguments import add_launch_arguments, launch_config
 
 HELP = "grid-search the compound-scaling coefficients alpha, beta, gamma at phi = 1"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from nas.commands.train import count_or_fraction
+from nas.commands.arguments import count_or_fraction
 
 HELP = "decode an ImageFolder tree or CIFAR-10 batches once into a memory-mapped cache"
 

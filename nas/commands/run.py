@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from nas.commands.arguments import add_launch_arguments, launch_config
+
 HELP = "run an architecture search (no CONFIG = the bundled offline demo)"
 
 
@@ -11,23 +13,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_launch_arguments(parser, "demo", "experiment YAML path or bundled name (demo, "
                          "b0-cifar10, b0-imagenet)")
 
-
-def add_launch_arguments(parser: argparse.ArgumentParser, default: str, text: str) -> None:
-    """CONFIG, --set, --output and --address: shared by `run` and `grid`."""
-    parser.add_argument("config", metavar="CONFIG", nargs="?", default=default, help=text)
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a config field, e.g. "
-                        "proxy.epochs=3 (repeatable)")
-    parser.add_argument("--output", help="run directory (default runs/NAME-TIMESTAMP)")
-    parser.add_argument("--address", help="an existing Ray cluster's head, host:port")
-
-
-def launch_config(args: argparse.Namespace):
-    """The validated config of a `run` or `grid` command line."""
-    from nas.config import load_config
-
-    overrides = list(args.overrides) + ([f"address={args.address}"] if args.address else [])
-    return load_config(args.config, overrides)
 
 
 def main(args: argparse.Namespace) -> int:

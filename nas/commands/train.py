@@ -11,6 +11,8 @@ import json
 import sys
 from typing import Any
 
+from nas.commands.arguments import count_or_fraction
+
 HELP = "proxy-train one preset or YAML block table and print accuracy, FLOPs, params, reward"
 
 
@@ -43,13 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write the trained weights (a plain state dict, CKPT) and the "
                         "block table beside it (CKPT with .yaml); see README 'Trained weights'")
 
-
-def count_or_fraction(text: str) -> int | float:
-    """argparse type of --val-size: a count (int) or a fraction (float)."""
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
 
 
 def main(args: argparse.Namespace) -> int:
