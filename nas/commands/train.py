@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--save", metavar="CKPT",
                         help="write the trained weights (a plain state dict, CKPT) and the "
-                        "block table beside it (CKPT with .yaml); see README 'Trained weights'")
+                        "block table beside it (CKPT with .yaml); see docs/data-and-export.md")
 
 
 

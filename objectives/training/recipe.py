@@ -72,7 +72,7 @@ class ProxyConfig:
     epochs: int = 1
     resolution: int = 32
     batch_size: int = 32
-    lr: float = 0.01  # 0.05 kept sampled nets' loss above ln(classes) for epochs (README)
+    lr: float = 0.01  # 0.05 kept sampled nets' loss above ln(classes) for epochs (docs: findings)
     optimizer: str = "sgd"
     momentum: float = 0.9
     schedule: str = "cosine"
