@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from controllers.base import check_float, check_int
 from controllers.policy import TokenPolicy
 from controllers.policy_gradient import PolicyGradient
+from search_space.validators import integer, number
 
 if TYPE_CHECKING:
     from search_space.space import SearchSpace
@@ -53,13 +53,13 @@ class PPO(PolicyGradient):
                  hidden_size: int = 100):
         super().__init__(
             space, seed=seed, failure_reward=failure_reward,
-            lr=check_float("lr", lr, low=0.0, high=10.0, open_low=True),
-            batch_size=check_int("batch_size", batch_size),
-            epochs=check_int("epochs", epochs),
-            clip=check_float("clip", clip, low=0.0, high=1.0, open_low=True),
-            entropy_weight=check_float("entropy_weight", entropy_weight, low=0.0),
-            baseline_decay=check_float("baseline_decay", baseline_decay, low=0.0, high=1.0),
-            hidden_size=check_int("hidden_size", hidden_size))
+            lr=number("controller.lr", lr, 0.0, 10.0, low_open=True),
+            batch_size=integer("controller.batch_size", batch_size, 1),
+            epochs=integer("controller.epochs", epochs, 1),
+            clip=number("controller.clip", clip, 0.0, 1.0, low_open=True),
+            entropy_weight=number("controller.entropy_weight", entropy_weight, 0.0),
+            baseline_decay=number("controller.baseline_decay", baseline_decay, 0.0, 1.0),
+            hidden_size=integer("controller.hidden_size", hidden_size, 1))
         self.policy = TokenPolicy(space.cardinalities, self.options["hidden_size"],
                                   torch.Generator().manual_seed(self.seed))
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.options["lr"])

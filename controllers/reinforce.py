@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from controllers.base import check_float, check_int
 from controllers.policy import FactorizedPolicy
 from controllers.policy_gradient import PolicyGradient
+from search_space.validators import integer, number
 
 if TYPE_CHECKING:
     from search_space.space import SearchSpace
@@ -45,10 +45,10 @@ class Reinforce(PolicyGradient):
                  baseline_decay: float = 0.95):
         super().__init__(
             space, seed=seed, failure_reward=failure_reward,
-            lr=check_float("lr", lr, low=0.0, high=10.0, open_low=True),
-            batch_size=check_int("batch_size", batch_size),
-            entropy_weight=check_float("entropy_weight", entropy_weight, low=0.0),
-            baseline_decay=check_float("baseline_decay", baseline_decay, low=0.0, high=1.0))
+            lr=number("controller.lr", lr, 0.0, 10.0, low_open=True),
+            batch_size=integer("controller.batch_size", batch_size, 1),
+            entropy_weight=number("controller.entropy_weight", entropy_weight, 0.0),
+            baseline_decay=number("controller.baseline_decay", baseline_decay, 0.0, 1.0))
         self.policy = FactorizedPolicy(space.cardinalities)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.options["lr"],
                                           betas=(0.0, 0.999), eps=1e-8)
