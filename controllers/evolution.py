@@ -7,14 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from controllers.base import (
-    Controller,
-    Missing,
-    Payload,
-    Tokens,
-    rng_state,
-    set_rng_state,
-)
+from controllers.base import Controller, Missing, Payload, Tokens, rng_state, set_rng_state
 from search_space.errors import SpecError
 from search_space.validators import integer
 

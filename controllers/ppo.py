@@ -51,15 +51,12 @@ class PPO(PolicyGradient):
                  lr: float = 3.5e-4, batch_size: int = 20, epochs: int = 5, clip: float = 0.2,
                  entropy_weight: float = 1e-5, baseline_decay: float = 0.95,
                  hidden_size: int = 100):
-        super().__init__(
-            space, seed=seed, failure_reward=failure_reward,
-            lr=number("controller.lr", lr, 0.0, 10.0, low_open=True),
-            batch_size=integer("controller.batch_size", batch_size, 1),
-            epochs=integer("controller.epochs", epochs, 1),
-            clip=number("controller.clip", clip, 0.0, 1.0, low_open=True),
-            entropy_weight=number("controller.entropy_weight", entropy_weight, 0.0),
-            baseline_decay=number("controller.baseline_decay", baseline_decay, 0.0, 1.0),
-            hidden_size=integer("controller.hidden_size", hidden_size, 1))
+        super().__init__(space, seed=seed, failure_reward=failure_reward, lr=lr,
+                         batch_size=batch_size, entropy_weight=entropy_weight,
+                         baseline_decay=baseline_decay,
+                         epochs=integer("controller.epochs", epochs, 1),
+                         clip=number("controller.clip", clip, 0.0, 1.0, low_open=True),
+                         hidden_size=integer("controller.hidden_size", hidden_size, 1))
         self.policy = TokenPolicy(space.cardinalities, self.options["hidden_size"],
                                   torch.Generator().manual_seed(self.seed))
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.options["lr"])

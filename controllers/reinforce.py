@@ -8,7 +8,6 @@ import torch
 
 from controllers.policy import FactorizedPolicy
 from controllers.policy_gradient import PolicyGradient
-from search_space.validators import integer, number
 
 if TYPE_CHECKING:
     from search_space.space import SearchSpace
@@ -43,12 +42,9 @@ class Reinforce(PolicyGradient):
     def __init__(self, space: SearchSpace, *, seed: int = 0, failure_reward: float = 0.0,
                  lr: float = 4.8e-3, batch_size: int = 1, entropy_weight: float = 0.0,
                  baseline_decay: float = 0.95):
-        super().__init__(
-            space, seed=seed, failure_reward=failure_reward,
-            lr=number("controller.lr", lr, 0.0, 10.0, low_open=True),
-            batch_size=integer("controller.batch_size", batch_size, 1),
-            entropy_weight=number("controller.entropy_weight", entropy_weight, 0.0),
-            baseline_decay=number("controller.baseline_decay", baseline_decay, 0.0, 1.0))
+        super().__init__(space, seed=seed, failure_reward=failure_reward, lr=lr,
+                         batch_size=batch_size, entropy_weight=entropy_weight,
+                         baseline_decay=baseline_decay)
         self.policy = FactorizedPolicy(space.cardinalities)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.options["lr"],
                                           betas=(0.0, 0.999), eps=1e-8)
