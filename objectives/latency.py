@@ -49,7 +49,7 @@ import torch
 from torch import nn
 
 from search_space import Arch, build_model
-from search_space.errors import SpecError
+from search_space.errors import SpecError, require
 from search_space.validators import choice, integer, positive
 
 BACKENDS = ("torch", "onnxruntime")
@@ -182,12 +182,8 @@ def steady_allocator() -> bool:
 
 
 def _onnxruntime():
-    try:
-        import onnxruntime
-    except ImportError:
-        raise SpecError("backend", "onnxruntime", "is not installed: pip install "
-                        "'nas-search[onnx]'") from None
-    return onnxruntime
+    return require("onnxruntime", "backend", "onnxruntime",
+                   "is not installed: pip install 'nas-search[onnx]'")
 
 
 def _prepare(module: nn.Module, shape: tuple[int, ...], setup: LatencySetup

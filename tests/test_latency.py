@@ -178,6 +178,12 @@ def test_onnxruntime_backend_times_the_exported_model():
     assert result.fingerprint["onnxruntime"] and result.fingerprint["backend"] == "onnxruntime"
 
 
+def test_a_missing_optional_backend_is_one_spec_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    with pytest.raises(SpecError, match=r"backend = 'onnxruntime': is not installed: pip"):
+        measure_arch(TOY, LatencySetup(backend="onnxruntime", min_run_time=0.01, warmup=1))
+
+
 # --- the per-block table -----------------------------------------------------------------------
 
 def test_toy_prediction_is_the_sum_of_stem_blocks_and_head(tmp_path):
