@@ -7,10 +7,11 @@ side by side on the same measurements, raw and scaled as `LatencyTable.calibrate
 (by the median measured / sum over a few other archs). The second end-to-end pass is the noise
 ceiling: how often two measurements of one arch agree within 10% bounds what any prediction can
 reach on this machine at this moment; the best of both sweeps is what `validate` and
-calibration measure (`measure_archs`), judged in the last columns. Also prints how many
-distinct parts the whole space has (what a search's table holds). `--sweeps S` times every part
-S times, sweep after sweep, and judges the first sweep alone beside each part's best sweep: a
-burst of other work during one part's timing inflates it in one sweep, rarely in both.
+calibration measure (`objectives.latency.measure_archs`, as `nas-search latency ARCH` does),
+judged in the last columns. Also prints how many distinct parts the whole space has (what a
+search's table holds). `--sweeps S` times every part S times, sweep after sweep, and judges the
+first sweep alone beside each part's best sweep: a burst of other work during one part's timing
+inflates it in one sweep, rarely in both.
 
     nice -n 10 python -m benchmarks.latency_table                 # b0, CPU, 1 thread, batch 1
     nice -n 10 python -m benchmarks.latency_table --clock cpu     # thread CPU time
@@ -20,12 +21,13 @@ burst of other work during one part's timing inflates it in one sweep, rarely in
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import time
 
 import numpy as np
 
-from objectives.latency import LatencySetup, measure_arch
+from objectives.latency import LatencySetup, measure_archs
 from objectives.latency_table import arch_parts, calibration_archs, space_parts, time_part
 from search_space import load_space
 
@@ -42,7 +44,9 @@ def time_parts(parts, setup: LatencySetup) -> dict[str, dict[str, float]]:
 
 
 def end_to_end(archs, setup: LatencySetup) -> dict[str, np.ndarray]:
-    results = [measure_arch(arch, setup) for arch in archs]
+    """{estimate: ms per arch} of one sweep of `measure_archs`, the one standard (the best of
+    two such sweeps is what it keeps with its default two sweeps)."""
+    results = measure_archs(archs, dataclasses.replace(setup, sweeps=1))
     return {"min": np.array([r.min_ms for r in results]),
             "median": np.array([r.median_ms for r in results])}
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import numpy as np
 
 from search_space.errors import SpecError
+from search_space.validators import integer, number
 
 if TYPE_CHECKING:
     from search_space import Arch
@@ -88,8 +89,8 @@ class Controller(ABC):
     def __init__(self, space: TokenSpace, *, seed: int = 0, failure_reward: float = 0.0,
                  **options: Any):
         self.space = space
-        self.seed = check_int("seed", seed, minimum=0)
-        self.failure_reward = check_float("failure_reward", failure_reward)
+        self.seed = integer("controller.seed", seed, 0)
+        self.failure_reward = number("controller.failure_reward", failure_reward)
         self.options = {"failure_reward": self.failure_reward, **options}
         self.num_told = 0
         self.num_failed = 0
@@ -239,25 +240,3 @@ def rng_state(rng: np.random.Generator) -> dict[str, Any]:
 
 def set_rng_state(rng: np.random.Generator, state: dict[str, Any]) -> None:
     rng.bit_generator.state = state
-
-
-def check_int(field: str, value: Any, *, minimum: int = 1) -> int:
-    """`value` if it is an int >= `minimum`, else a SpecError naming ``controller.<field>``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise SpecError(f"controller.{field}", value, "must be an integer")
-    if value < minimum:
-        raise SpecError(f"controller.{field}", value, f"must be >= {minimum}")
-    return int(value)
-
-
-def check_float(field: str, value: Any, *, low: float = -math.inf, high: float = math.inf,
-                open_low: bool = False) -> float:
-    """`value` as a finite float in [low, high] (or (low, high] when `open_low`)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-        raise SpecError(f"controller.{field}", value, "must be a number")
-    value = float(value)
-    below = value <= low if open_low else value < low
-    if not math.isfinite(value) or below or value > high:
-        bounds = f"{'(' if open_low else '['}{low:g}, {high:g}]"
-        raise SpecError(f"controller.{field}", value, f"must be a finite number in {bounds}")
-    return value

@@ -7,16 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from controllers.base import (
-    Controller,
-    Missing,
-    Payload,
-    Tokens,
-    check_int,
-    rng_state,
-    set_rng_state,
-)
+from controllers.base import Controller, Missing, Payload, Tokens, rng_state, set_rng_state
 from search_space.errors import SpecError
+from search_space.validators import integer
 
 if TYPE_CHECKING:
     from search_space import Arch
@@ -58,8 +51,8 @@ class Evolution(Controller):
 
     def __init__(self, space: SearchSpace, *, seed: int = 0, failure_reward: float = 0.0,
                  population_size: int = 100, tournament_size: int = 25):
-        population_size = check_int("population_size", population_size)
-        tournament_size = check_int("tournament_size", tournament_size)
+        population_size = integer("controller.population_size", population_size, 1)
+        tournament_size = integer("controller.tournament_size", tournament_size, 1)
         if tournament_size > population_size:
             raise SpecError("controller.tournament_size", tournament_size,
                             f"must be <= population_size ({population_size})")

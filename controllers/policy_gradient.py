@@ -16,6 +16,7 @@ from controllers.base import (
     rng_state,
     set_rng_state,
 )
+from search_space.validators import integer, number
 
 if TYPE_CHECKING:
     from search_space import Arch
@@ -49,14 +50,21 @@ class PolicyGradient(Controller):
     as if sampled just now.
 
     Subclasses set `policy` and `optimizer` in their constructor, after calling this one with
-    their options (which must include `batch_size` and `baseline_decay`), and define `_improve`.
+    the options every policy gradient has (checked here) and their own, and define `_improve`.
     """
 
     policy: Policy
     optimizer: torch.optim.Optimizer
 
-    def __init__(self, space: SearchSpace, *, seed: int, failure_reward: float, **options: Any):
-        super().__init__(space, seed=seed, failure_reward=failure_reward, **options)
+    def __init__(self, space: SearchSpace, *, seed: int, failure_reward: float, lr: float,
+                 batch_size: int, entropy_weight: float, baseline_decay: float, **options: Any):
+        super().__init__(
+            space, seed=seed, failure_reward=failure_reward,
+            lr=number("controller.lr", lr, 0.0, 10.0, low_open=True),
+            batch_size=integer("controller.batch_size", batch_size, 1),
+            entropy_weight=number("controller.entropy_weight", entropy_weight, 0.0),
+            baseline_decay=number("controller.baseline_decay", baseline_decay, 0.0, 1.0),
+            **options)
         self.rng = np.random.default_rng(self.seed)
         self.baseline: float | None = None
         self.batch: list[tuple[Tokens, float, float]] = []  # (tokens, old log-prob, reward)

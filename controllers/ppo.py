@@ -6,9 +6,9 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from controllers.base import check_float, check_int
 from controllers.policy import TokenPolicy
 from controllers.policy_gradient import PolicyGradient
+from search_space.validators import integer, number
 
 if TYPE_CHECKING:
     from search_space.space import SearchSpace
@@ -51,15 +51,12 @@ class PPO(PolicyGradient):
                  lr: float = 3.5e-4, batch_size: int = 20, epochs: int = 5, clip: float = 0.2,
                  entropy_weight: float = 1e-5, baseline_decay: float = 0.95,
                  hidden_size: int = 100):
-        super().__init__(
-            space, seed=seed, failure_reward=failure_reward,
-            lr=check_float("lr", lr, low=0.0, high=10.0, open_low=True),
-            batch_size=check_int("batch_size", batch_size),
-            epochs=check_int("epochs", epochs),
-            clip=check_float("clip", clip, low=0.0, high=1.0, open_low=True),
-            entropy_weight=check_float("entropy_weight", entropy_weight, low=0.0),
-            baseline_decay=check_float("baseline_decay", baseline_decay, low=0.0, high=1.0),
-            hidden_size=check_int("hidden_size", hidden_size))
+        super().__init__(space, seed=seed, failure_reward=failure_reward, lr=lr,
+                         batch_size=batch_size, entropy_weight=entropy_weight,
+                         baseline_decay=baseline_decay,
+                         epochs=integer("controller.epochs", epochs, 1),
+                         clip=number("controller.clip", clip, 0.0, 1.0, low_open=True),
+                         hidden_size=integer("controller.hidden_size", hidden_size, 1))
         self.policy = TokenPolicy(space.cardinalities, self.options["hidden_size"],
                                   torch.Generator().manual_seed(self.seed))
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.options["lr"])

@@ -12,6 +12,7 @@ from controllers.ppo import PPO
 from controllers.random_search import RandomSearch
 from controllers.reinforce import Reinforce
 from search_space.errors import SpecError
+from search_space.validators import check_keys
 
 if TYPE_CHECKING:
     from search_space.space import SearchSpace
@@ -68,9 +69,5 @@ def make(name: str, space: SearchSpace, seed: int = 0, **kwargs: Any) -> Control
         arch = ctrl.ask()
         ctrl.tell(arch, 0.71)
     """
-    known = options(name)
-    for key, value in kwargs.items():
-        if key not in known:
-            raise SpecError(f"controller.{key}", value,
-                            f"unknown option of {name} (options: {', '.join(known)})")
+    check_keys(kwargs, options(name), "controller.")
     return controller_class(name)(space, seed=seed, **kwargs)

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from controllers.base import check_float, check_int
 from controllers.policy import FactorizedPolicy
 from controllers.policy_gradient import PolicyGradient
 
@@ -43,12 +42,9 @@ class Reinforce(PolicyGradient):
     def __init__(self, space: SearchSpace, *, seed: int = 0, failure_reward: float = 0.0,
                  lr: float = 4.8e-3, batch_size: int = 1, entropy_weight: float = 0.0,
                  baseline_decay: float = 0.95):
-        super().__init__(
-            space, seed=seed, failure_reward=failure_reward,
-            lr=check_float("lr", lr, low=0.0, high=10.0, open_low=True),
-            batch_size=check_int("batch_size", batch_size),
-            entropy_weight=check_float("entropy_weight", entropy_weight, low=0.0),
-            baseline_decay=check_float("baseline_decay", baseline_decay, low=0.0, high=1.0))
+        super().__init__(space, seed=seed, failure_reward=failure_reward, lr=lr,
+                         batch_size=batch_size, entropy_weight=entropy_weight,
+                         baseline_decay=baseline_decay)
         self.policy = FactorizedPolicy(space.cardinalities)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.options["lr"],
                                           betas=(0.0, 0.999), eps=1e-8)

@@ -21,6 +21,7 @@ from nas.schema import from_data, to_data
 from nas.studies.grid import GridConfig
 from objectives import ProxyConfig, SupernetConfig
 from objectives.data import is_cache, open_cache
+from objectives.latency import LatencySetup
 from objectives.reward import TARGET_FLOPS, W
 from search_space.arch import MAX_CLASSES
 from search_space.errors import SpecError
@@ -46,36 +47,26 @@ class ControllerConfig:
 
 
 @dataclass(frozen=True)
-class LatencyConfig:
-    """Where latency is measured (objective.metric: latency); see `objectives.latency`.
+class LatencyConfig(LatencySetup):
+    """`objective.latency` (with objective.metric: latency): the measuring setup itself, every
+    `objectives.LatencySetup` field under the same name and default, plus two keys only a
+    search has.
 
-    predict: ``lut`` sums the per-block table, built before the trials start by one Ray actor
-    that holds the whole device, so no training runs beside the timing.
+    Attributes:
+        predict: ``lut`` (the only one): a candidate's latency is the sum of its parts in the
+            per-block table, built before the trials start by one Ray actor that holds the
+            whole device, so no training runs beside the timing.
+        cache_dir: folder of the latency tables (default ``~/.cache/nas-search/latency``, or
+            ``$NAS_SEARCH_CACHE/latency``).
     """
 
-    device: str = "cpu"
-    batch: int = 1
-    threads: int = 1
-    backend: str = "torch"
-    clock: str = "wall"
-    estimate: str = "min"  # or median: which statistic of the timed blocks is the latency
-    sweeps: int = 2  # times the table times every part, keeping the fastest
-    min_run_time: float = 0.5  # seconds of timed calls per block
     predict: str = "lut"
-    cache_dir: str | None = None  # default ~/.cache/nas-search/latency
+    cache_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.predict != "lut":
             raise SpecError("predict", self.predict, "must be lut (the per-block table)")
-        self.setup()  # checks the values
-
-    def setup(self):
-        """The `objectives.LatencySetup` this section describes."""
-        from objectives.latency import LatencySetup
-
-        return LatencySetup(self.device, self.batch, self.threads, self.backend, clock=self.clock,
-                            min_run_time=self.min_run_time, estimate=self.estimate,
-                            sweeps=self.sweeps)
+        super().__post_init__()
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ import typing
 from typing import Any, Union
 
 from search_space.errors import SpecError
+from search_space.validators import check_keys
 
 _NUMBER_WORDS = (int, float)
 
@@ -24,10 +25,7 @@ def from_data(cls: type, data: Any, prefix: str = "") -> Any:
         raise SpecError(prefix.rstrip(".") or "(top level)", data, "must be a mapping")
     hints = typing.get_type_hints(cls)
     fields = [f.name for f in dataclasses.fields(cls) if f.init]
-    for key in data:
-        if key not in fields:
-            raise SpecError(f"{prefix}{key}", data[key],
-                            f"unknown key (known: {', '.join(fields)})")
+    check_keys(data, fields, prefix)
     values = {key: _coerce(hints[key], value, f"{prefix}{key}") for key, value in data.items()}
     try:
         return cls(**values)

@@ -13,6 +13,10 @@ than two medians (`benchmarks/latency_table.py` judges both side by side; on thi
 2-core VM: 0.80-1.00 vs 0.67-1.00 of archs timed twice within 10%). Parts alone reach their minimum
 more easily than whole networks; the table's calibration takes that out.
 
+One standard for a whole network: `measure_archs` times it in `LatencySetup.sweeps` sweeps and
+keeps its fastest, whether it is `nas-search latency ARCH`, a table's calibration or
+validation, or a benchmark, so their numbers compare.
+
 Steady memory: glibc hands large buffers (above 128 KiB, rising with use) to the OS and back
 with mmap, so a call whose activations are megabytes can spend more time in page faults than in
 arithmetic, by an amount that depends on what ran before it: one 112-px block of a `b0` sample
@@ -30,10 +34,12 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import itertools
 import platform
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +49,7 @@ import torch
 from torch import nn
 
 from search_space import Arch, build_model
-from search_space.errors import SpecError
+from search_space.errors import SpecError, require
 from search_space.validators import choice, integer, positive
 
 BACKENDS = ("torch", "onnxruntime")
@@ -74,9 +80,9 @@ class LatencySetup:
         clock: ``wall`` or ``cpu`` (the thread's CPU time; CPU device, one thread only).
         estimate: ``min`` (default) or ``median`` of the timed blocks: the number the table
             stores and a search uses (see the module docstring).
-        sweeps: a latency table times all its parts (and the whole networks it is calibrated
-            or validated on) this many times over and keeps each one's fastest
-            (`objectives.latency_table`); a single measurement ignores it.
+        sweeps: whole networks (`measure_archs`) and a latency table's parts are timed this
+            many times over, each keeping its fastest (a burst of other work rarely hits one
+            twice); `measure_module` alone times once.
     """
 
     device: str = "cpu"
@@ -176,12 +182,8 @@ def steady_allocator() -> bool:
 
 
 def _onnxruntime():
-    try:
-        import onnxruntime
-    except ImportError:
-        raise SpecError("backend", "onnxruntime", "is not installed: pip install "
-                        "'nas-search[onnx]'") from None
-    return onnxruntime
+    return require("onnxruntime", "backend", "onnxruntime",
+                   "is not installed: pip install 'nas-search[onnx]'")
 
 
 def _prepare(module: nn.Module, shape: tuple[int, ...], setup: LatencySetup
@@ -238,6 +240,9 @@ def measure_module(module: nn.Module, shape: tuple[int, ...], setup: LatencySetu
                    len(times) * m.number_per_run, fingerprint(setup), float(times.min()))
 
 
+Timer = Callable[[nn.Module, tuple[int, ...], LatencySetup], Latency]
+
+
 def _clock(setup: LatencySetup):
     if setup.device.startswith("cuda"):
         from torch.utils.benchmark.utils.timer import timer  # synchronises CUDA first
@@ -245,11 +250,43 @@ def _clock(setup: LatencySetup):
     return CLOCKS[setup.clock]
 
 
+def measure_archs(archs: list[Arch], setup: LatencySetup, resolution: int | None = None,
+                  num_classes: int = 1000, timer: Timer = measure_module,
+                  progress: Callable[[int, int], None] | None = None) -> list[Latency]:
+    """The one way a whole network is timed (`nas-search latency ARCH`, a table's calibration
+    and validation, the benchmarks): `setup.sweeps` sweeps over all of `archs`, each arch
+    keeping its fastest measurement (by `setup.estimate`), as a table times its parts.
+
+    Args:
+        archs: the networks, built by `build_model(arch, num_classes)`.
+        setup: where and how to time.
+        resolution: input side for every arch (default: each arch's own).
+        num_classes: classifier outputs.
+        timer: times one module (default `measure_module`); tests count its calls.
+        progress: called with (timings done, timings in all) after each one.
+    """
+    best: list[Latency | None] = [None] * len(archs)
+    total = len(archs) * setup.sweeps
+    for done, (_, (i, arch)) in enumerate(
+            itertools.product(range(setup.sweeps), enumerate(archs)), 1):
+        size = _side(arch, resolution)
+        result = timer(build_model(arch, num_classes), (setup.batch, 3, size, size), setup)
+        if best[i] is None or result.ms < best[i].ms:
+            best[i] = result
+        if progress:
+            progress(done, total)
+    return best
+
+
 def measure_arch(arch: Arch, setup: LatencySetup, resolution: int | None = None,
                  num_classes: int = 1000) -> Latency:
-    """End-to-end latency of `build_model(arch)` at `resolution` (default: the arch's own)."""
+    """End-to-end latency of `build_model(arch)` at `resolution` (default: the arch's own),
+    to the standard of `measure_archs`."""
+    return measure_archs([arch], setup, resolution, num_classes)[0]
+
+
+def _side(arch: Arch, resolution: int | None) -> int:
     res = arch.resolution if resolution is None else resolution
     if isinstance(res, bool) or not isinstance(res, int) or res < 8:
         raise SpecError("resolution", res, "must be an integer >= 8 px")
-    model = build_model(arch, num_classes)
-    return measure_module(model, (setup.batch, 3, res, res), setup)
+    return res

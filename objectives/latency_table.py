@@ -28,7 +28,8 @@ steady within a run, moving between runs. `LatencyTable.calibrate` times a few w
 end to end and stores, per skeleton (input side, stem and stage strides), the median ratio
 measured / sum; predictions are the sum times that scale.
 
-Whole networks are timed in sweeps too (`measure_archs`): every arch once, then every arch
+Whole networks are timed in sweeps too (`objectives.latency.measure_archs`, the one standard
+`nas-search latency ARCH` and the benchmarks use as well): every arch once, then every arch
 again, each keeping its fastest, so that calibration and `validate` hold their end of the
 comparison to the same standard as the parts.
 """
@@ -50,7 +51,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from objectives.latency import Latency, LatencySetup, fingerprint, measure_module
+from objectives.latency import (
+    Latency,
+    LatencySetup,
+    Timer,
+    fingerprint,
+    measure_archs,
+    measure_module,
+)
 from search_space import Arch, SearchSpace, build_model, layers
 from search_space.arch import Stage
 from search_space.atomic_file import atomic_write
@@ -60,7 +68,6 @@ TABLE_VERSION = 2  # 2: the stem's stride is part of its key
 CALIBRATION_ARCHS = 10  # whole networks timed per skeleton to scale the sums
 COLD_BYTES = 8 << 20  # weights cycled through per part: well above a core's L2
 MAX_COPIES = 16
-Timer = Callable[[nn.Module, tuple[int, ...], LatencySetup], Latency]
 
 
 def default_cache_dir() -> Path:
@@ -293,8 +300,8 @@ class LatencyTable:
     def measure(self, archs: list[Arch], progress: Callable[[int, int], None] | None = None
                 ) -> list[float]:
         """End-to-end ms of each of `archs`, with the table's timer, setup and sweeps."""
-        return measure_archs(archs, self.setup, self.resolution, self.num_classes, self.timer,
-                             progress)
+        return [r.ms for r in measure_archs(archs, self.setup, self.resolution,
+                                            self.num_classes, self.timer, progress)]
 
     def calibrate(self, archs: Iterable[Arch],
                   progress: Callable[[int, int], None] | None = None) -> dict[str, float]:
@@ -324,23 +331,6 @@ class LatencyTable:
         if any(k not in self.entries for k in keys):
             return None
         return self.scales.get(self.skeleton(arch), 1.0) * sum(self.entries[k] for k in keys)
-
-
-def measure_archs(archs: list[Arch], setup: LatencySetup, resolution: int | None = None,
-                  num_classes: int = 1000, timer: Timer = measure_module,
-                  progress: Callable[[int, int], None] | None = None) -> list[float]:
-    """End-to-end ms (`setup.estimate`) of each of `archs`: timed in `setup.sweeps` sweeps over
-    all of them, each keeping its fastest, as `LatencyTable.fill` times parts."""
-    best = [math.inf] * len(archs)
-    total = len(archs) * setup.sweeps
-    for done, (_, (i, arch)) in enumerate(
-            itertools.product(range(setup.sweeps), enumerate(archs)), 1):
-        size = arch.resolution if resolution is None else resolution
-        ms = timer(build_model(arch, num_classes), (setup.batch, 3, size, size), setup).ms
-        best[i] = min(best[i], ms)
-        if progress:
-            progress(done, total)
-    return best
 
 
 @dataclass(frozen=True)

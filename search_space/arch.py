@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 from search_space.errors import SpecError
-from search_space.validators import choice, fraction, integer
+from search_space.validators import check_keys, choice, fraction, integer
 from search_space.yaml_file import parse_yaml, read_yaml
 
 BLOCKS = ("mbconv", "conv")
@@ -209,10 +209,7 @@ def _is_path(text_or_path: str | Path) -> bool:
 def _stage_from_dict(i: int, row: Any) -> Stage:
     if not isinstance(row, dict):
         raise SpecError(f"stages[{i}]", row, "must be a mapping of stage fields")
-    unknown = set(row) - set(STAGE_FIELDS)
-    if unknown:
-        raise SpecError(f"stages[{i}].{sorted(unknown)[0]}", row[sorted(unknown)[0]],
-                        f"unknown field (fields: {', '.join(STAGE_FIELDS)})")
+    check_keys(row, STAGE_FIELDS, f"stages[{i}].")
     missing = [k for k in STAGE_FIELDS if k not in row]
     if missing:
         raise SpecError(f"stages[{i}].{missing[0]}", None, "missing")
@@ -225,11 +222,7 @@ def _stage_from_dict(i: int, row: Any) -> Stage:
 def _arch_from_dict(data: Any) -> Arch:
     if not isinstance(data, dict):
         raise SpecError("(top level)", data, "a block table must be a YAML mapping")
-    fields = {f.name for f in dataclasses.fields(Arch)}
-    unknown = set(data) - fields
-    if unknown:
-        key = sorted(unknown)[0]
-        raise SpecError(key, data[key], f"unknown field (fields: {', '.join(sorted(fields))})")
+    check_keys(data, sorted(f.name for f in dataclasses.fields(Arch)))
     missing = [k for k in ("stages", "resolution", "stem", "head") if k not in data]
     if missing:
         raise SpecError(missing[0], None, "missing")

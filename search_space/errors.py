@@ -6,6 +6,8 @@ and keeps its traceback.
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
 from typing import Any
 
 
@@ -36,6 +38,15 @@ class SpecError(ValueError):
     def within(self, prefix: str) -> SpecError:
         """The same error with its field nested under `prefix` (e.g. ``base.`` + field)."""
         return type(self)(f"{prefix}{self.field}", self.value, self.reason, self.source)
+
+
+def require(module: str, field: str, value: Any, reason: str) -> ModuleType:
+    """`import module`, or, where an optional package is missing, the `SpecError` saying how
+    to install it (e.g. ``backend = 'onnxruntime': is not installed: pip install ...``)."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise SpecError(field, value, reason) from None
 
 
 class RunFailed(RuntimeError):

@@ -9,37 +9,35 @@ from search_space.arch import Arch, Stage
 from search_space.errors import SpecError
 from search_space.scaling import scale_by
 
+# The two papers' networks share one skeleton, the stage strides (so each stage's feature-map
+# side); per stage, each has its own (expand, kernel, out, repeats, SE ratio) of MBConv blocks.
+#        stride  EfficientNet-B0           MnasNet-A1
+SKELETON = (
+    (1, (1, 3, 16, 1, 0.25), (1, 3, 16, 1, 0.0)),     # 112 px (A1: SepConv, no residual)
+    (2, (6, 3, 24, 2, 0.25), (6, 3, 24, 2, 0.0)),     # 112 -> 56
+    (2, (6, 5, 40, 2, 0.25), (3, 5, 40, 3, 0.25)),    # 56 -> 28
+    (2, (6, 3, 80, 3, 0.25), (6, 3, 80, 4, 0.0)),     # 28 -> 14
+    (1, (6, 5, 112, 3, 0.25), (6, 3, 112, 2, 0.25)),  # 14
+    (2, (6, 5, 192, 4, 0.25), (6, 5, 160, 3, 0.25)),  # 14 -> 7
+    (1, (6, 3, 320, 1, 0.25), (6, 3, 320, 1, 0.0)),   # 7
+)
 
-def _mb(e: int, k: int, s: int, out: int, n: int, se: float, skip: str = "id") -> Stage:
-    return Stage("mbconv", e, k, s, out, n, se, skip)
+
+def _stages(column: int) -> tuple[Stage, ...]:
+    """One network's MBConv stages from `SKELETON` (column 0: B0, 1: MnasNet-A1)."""
+    return tuple(Stage("mbconv", e, k, stride, out, n, se)
+                 for stride, *nets in SKELETON for e, k, out, n, se in [nets[column]])
 
 
 EFFICIENTNET_B0 = Arch(
     name="efficientnet-b0", resolution=224, stem=32, head=1280, act="silu",
-    dropout=0.2, drop_path=0.2,
-    stages=(
-        _mb(1, 3, 1, 16, 1, 0.25),   # 112 px
-        _mb(6, 3, 2, 24, 2, 0.25),   # 112 -> 56
-        _mb(6, 5, 2, 40, 2, 0.25),   # 56 -> 28
-        _mb(6, 3, 2, 80, 3, 0.25),   # 28 -> 14
-        _mb(6, 5, 1, 112, 3, 0.25),  # 14
-        _mb(6, 5, 2, 192, 4, 0.25),  # 14 -> 7
-        _mb(6, 3, 1, 320, 1, 0.25),  # 7
-    ),
+    dropout=0.2, drop_path=0.2, stages=_stages(0),
 )
 
 MNASNET_A1 = Arch(
     name="mnasnet-a1", resolution=224, stem=32, head=1280, act="relu",
     dropout=0.2, drop_path=0.0,
-    stages=(
-        _mb(1, 3, 1, 16, 1, 0.0, "none"),  # SepConv, 112 px
-        _mb(6, 3, 2, 24, 2, 0.0),          # 112 -> 56
-        _mb(3, 5, 2, 40, 3, 0.25),         # 56 -> 28
-        _mb(6, 3, 2, 80, 4, 0.0),          # 28 -> 14
-        _mb(6, 3, 1, 112, 2, 0.25),        # 14
-        _mb(6, 5, 2, 160, 3, 0.25),        # 14 -> 7
-        _mb(6, 3, 1, 320, 1, 0.0),         # 7
-    ),
+    stages=(dataclasses.replace(_stages(1)[0], skip="none"), *_stages(1)[1:]),
 )
 
 # B0's stages in a small-image skeleton (32-64 px, e.g. CIFAR-10): a stride-1 stem and stage

@@ -32,7 +32,7 @@ from search_space.arch import KERNELS, MAX_CHANNELS, MAX_REPEATS, SKIPS, Arch, S
 from search_space.errors import SpecError
 from search_space.presets import PRESETS
 from search_space.scaling import round_filters
-from search_space.validators import fraction, integer, number, positive
+from search_space.validators import check_keys, fraction, integer, number, positive
 from search_space.yaml_file import read_yaml
 
 # Order of a stage's decisions, hence of its tokens.
@@ -144,10 +144,7 @@ def _mapping(field: str, value: Any, keys: tuple[str, ...], required: tuple[str,
     if not isinstance(value, dict):
         raise SpecError(field or "(top level)", value, "must be a mapping")
     prefix = f"{field}." if field else ""
-    for key in value:
-        if key not in keys:
-            raise SpecError(f"{prefix}{key}", value[key],
-                            f"unknown field (fields: {', '.join(keys)})")
+    check_keys(value, keys, prefix)
     for key in required:
         if key not in value:
             raise SpecError(f"{prefix}{key}", None, "missing")

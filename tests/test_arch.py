@@ -96,7 +96,7 @@ def test_from_yaml_names_a_missing_stage_field() -> None:
 
 
 def test_from_yaml_names_an_unknown_stage_field() -> None:
-    with pytest.raises(SpecError, match=r"stages\[4\]\.kernal = 5: unknown field"):
+    with pytest.raises(SpecError, match=r"stages\[4\]\.kernal = 5: unknown key"):
         Arch.from_yaml(_b0_yaml_with(4, "kernal", 5))
 
 
@@ -105,7 +105,7 @@ def test_from_yaml_names_an_unknown_stage_field() -> None:
     ("act", "gelu", "act = 'gelu': must be one of silu, relu"),
     ("resolution", 7, "resolution = 7: must be >= 8"),
     ("dropout", 1.0, "dropout = 1.0: must be in [0, 1)"),
-    ("widht", 1.1, "widht = 1.1: unknown field"),
+    ("widht", 1.1, "widht = 1.1: unknown key"),
     ("stages", [], "stages = []: must be a non-empty list"),
 ])
 def test_from_yaml_names_a_bad_top_level_field(field: str, value: object, message: str) -> None:

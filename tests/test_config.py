@@ -111,3 +111,34 @@ def test_malformed_config_file_names_the_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert str(path) in err and len(err.strip().splitlines()) == 1
 
+
+
+def test_the_latency_section_is_the_measuring_setup():
+    from objectives.latency import LatencySetup, fingerprint
+
+    config = load_config("demo", ["objective.latency.warmup=2", "objective.latency.dtype=bfloat16",
+                                  "objective.latency.cache_dir=/somewhere"])
+    latency = config.objective.latency
+    assert isinstance(latency, LatencySetup) and latency.cache_dir == "/somewhere"
+    assert fingerprint(latency) == fingerprint(LatencySetup(warmup=2, dtype="bfloat16"))
+    with pytest.raises(SpecError, match="objective.latency.sweeps"):
+        load_config("demo", ["objective.latency.sweeps=0"])
+
+
+def _unknown_keys():
+    import controllers
+    from nas.outputs.tracking import tracking_backends
+    from search_space import Arch, load_space
+
+    table = preset("efficientnet-b0").to_dict()
+    yield lambda: load_config("demo", ["proxy.epoks=3"])
+    yield lambda: controllers.make("evolution", load_space("b0"), popsize=3)
+    yield lambda: tracking_backends({"mlflow": {"urn": "x"}})
+    yield lambda: Arch.from_dict({**table, "widht": 1.1})
+    yield lambda: Arch.from_dict({**table, "stages": [{**table["stages"][0], "kernal": 3}]})
+
+
+def test_every_unknown_key_is_worded_alike():
+    for make in _unknown_keys():
+        with pytest.raises(SpecError, match=r" = .*: unknown key \(known: \w+"):
+            make()

@@ -17,7 +17,13 @@ import torch
 
 from nas.config import ObjectiveConfig
 from objectives import absolute_reward, latency, mnas_reward
-from objectives.latency import Latency, LatencySetup, fingerprint, measure_arch
+from objectives.latency import (
+    Latency,
+    LatencySetup,
+    fingerprint,
+    measure_arch,
+    measure_archs,
+)
 from objectives.latency_table import (
     LatencyTable,
     Rotation,
@@ -119,6 +125,24 @@ def test_cli_agrees_with_independent_timing():
     assert result["fingerprint"]["torch"] == torch.__version__
 
 
+def test_one_arch_is_timed_to_the_tables_standard(monkeypatch):
+    """`latency ARCH`, a table's calibration and the benchmarks all time whole networks through
+    `measure_archs`: every sweep builds and times the net once, the fastest is kept."""
+    class Bursty(CountingTimer):  # other work slows the very first timing tenfold
+        def __call__(self, module, shape, setup) -> Latency:
+            ms = super().__call__(module, shape, setup).ms * (10 if self.calls == 1 else 1)
+            return Latency(ms, ms, 1, fingerprint(setup), ms)
+
+    quiet, bursty = CountingTimer(), Bursty()
+    fast = measure_archs([TOY], LatencySetup(), timer=quiet)[0]
+    assert measure_archs([TOY], LatencySetup(), timer=bursty)[0].ms == fast.ms
+    assert bursty.calls == SWEEPS
+    built = []
+    monkeypatch.setattr(latency, "build_model", lambda *a: built.append(a) or build_model(*a))
+    measure_arch(TOY, LatencySetup(min_run_time=0.01, warmup=1, sweeps=3))
+    assert len(built) == 3
+
+
 def test_steady_allocator_changes_nothing_without_glibc(monkeypatch):
     def no_glibc(name):
         raise OSError(f"{name}: cannot open shared object file")
@@ -150,6 +174,12 @@ def test_onnxruntime_backend_times_the_exported_model():
     result = measure_arch(TOY, setup)
     assert result.median_ms > 0 and result.runs >= 1
     assert result.fingerprint["onnxruntime"] and result.fingerprint["backend"] == "onnxruntime"
+
+
+def test_a_missing_optional_backend_is_one_spec_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    with pytest.raises(SpecError, match=r"backend = 'onnxruntime': is not installed: pip"):
+        measure_arch(TOY, LatencySetup(backend="onnxruntime", min_run_time=0.01, warmup=1))
 
 
 # --- the per-block table -----------------------------------------------------------------------
@@ -353,7 +383,7 @@ def test_search_on_latency_scores_rows_by_their_table_latency(ray_local, tmp_pat
 
     df = load_results(run.path)
     assert len(df) == 2 and set(df["status"]) == {"ok"}
-    table = LatencyTable(config.objective.latency.setup(), cache)
+    table = LatencyTable(config.objective.latency, cache)
     assert len(table.entries) == 6  # the whole micro space, built once, on disk
     for row in df.itertuples():
         assert row.latency_ms == pytest.approx(table.lookup(Arch.from_yaml(row.arch)))

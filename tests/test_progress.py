@@ -59,6 +59,24 @@ def test_plain_progress_prints_only_lines():
     assert out.getvalue() == "kept line\n"
 
 
+def test_update_follows_a_done_total_callback_and_prints_each_tenth_when_piped():
+    out = io.StringIO()
+    with Progress(None, "decode", "img", stream=out,
+                  plain=lambda done, total, rate: f"{done}/{total}") as progress:
+        for done in (3, 4, 5, 10):  # the total is known only from the reports
+            progress.update(done, 10)
+        assert (progress.n, progress.total) == (10, 10)
+    assert out.getvalue().splitlines() == ["3/10", "4/10", "5/10", "10/10"]
+
+
+def test_update_moves_the_live_line():
+    out = io.StringIO()
+    with Progress(None, "timing parts", "part", stream=out, live=True, leave=False) as progress:
+        progress.update(2, 4)
+        assert (progress.bar.n, progress.bar.total) == (2, 4)
+    assert out.getvalue().startswith("\rtiming parts ")  # erased when closed: leave=False
+
+
 def _run_under_pty(args: list[str], timeout: float = 120) -> str:
     """Run `args` with stdout and stderr on a pseudo-terminal; return all it printed."""
     leader, follower = pty.openpty()

@@ -67,7 +67,7 @@ def _set(path: str, value):
 
 
 BAD_FILES = [
-    (_set("extra", 1), "extra", "unknown field"),
+    (_set("extra", 1), "extra", "unknown key"),
     (lambda d: {k: v for k, v in d.items() if k != "choices"}, "choices", "missing"),
     (_set("name", 3), "name", "non-empty string"),
     (_set("reference", "efficientnet-b9"), "reference", "unknown preset"),
@@ -82,8 +82,8 @@ BAD_FILES = [
     (_set("choices.layer_deltas", [-5]), "choices.layer_deltas", "no layer count"),
     (_set("choices.kernel", []), "choices.kernel", "non-empty list"),
     (_set("choices.kernel", [5, 7]), "choices.kernel", "reference"),
-    (_set("stages.stage9", {"widths": [8]}), "stages.stage9", "unknown field"),
-    (_set("stages.stage5.depth", [1]), "stages.stage5.depth", "unknown field"),
+    (_set("stages.stage9", {"widths": [8]}), "stages.stage9", "unknown key"),
+    (_set("stages.stage5.depth", [1]), "stages.stage5.depth", "unknown key"),
     (_set("stages.stage5.widths", ["a"]), "stages.stage5.widths[0]", "integer"),
     (_set("stages.stage5.widths", [72, 120]), "stages.stage5.widths", "reference"),
     (_set("flops_band", [4.0e8, 1.0e8]), "flops_band", "min must not exceed max"),

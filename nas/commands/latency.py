@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 HELP = "measure inference latency of an arch, or build/validate a space's per-block table"
@@ -31,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="min (default) or median of the timed blocks: the latency a "
                         "table stores and a search uses (min: steadier on a busy machine)")
     parser.add_argument("--sweeps", type=int, default=2,
-                        help="with --space: time every part this many times over, keeping its "
-                        "fastest (default 2)")
+                        help="time the arch (or every part and whole network of --space) this "
+                        "many times over, keeping its fastest (default 2)")
     parser.add_argument("--min-run-time", type=float, default=0.5,
                         help="seconds of timed calls per measurement (default 0.5)")
     parser.add_argument("--cache-dir", help="latency table folder (default "
@@ -82,56 +83,83 @@ def _arch(args: argparse.Namespace, setup) -> int:
     print(f"{arch.name or args.arch} at {res} px, batch {setup.batch}, {setup.threads} "
           f"thread(s), {setup.backend} on {fp['device']} ({fp['device_name']})")
     print(f"min {result.min_ms:.3f} ms  median {result.median_ms:.3f} ms  p90 "
-          f"{result.p90_ms:.3f} ms  ({result.runs} timed runs, {setup.clock} clock; the "
-          f"latency: {setup.estimate})")
+          f"{result.p90_ms:.3f} ms  ({result.runs} timed runs, the fastest of {setup.sweeps} "
+          f"sweep(s), {setup.clock} clock; the latency: {setup.estimate})")
     print("fingerprint: " + ", ".join(f"{k}={v}" for k, v in fp.items()))
     return 0
 
 
 def _space(args: argparse.Namespace, setup) -> int:
-    from tqdm import tqdm
-
-    from objectives.latency_table import LatencyTable, calibration_archs, space_parts, validate
+    from objectives.latency_table import LatencyTable, validate
     from search_space import load_space
 
     space = load_space(args.space)
     table = LatencyTable(setup, args.cache_dir, args.resolution)
     start = time.perf_counter()
-    bars: dict[str, tqdm] = {}
-
-    def progress(what: str, done: int, total: int) -> None:
-        bar = bars.get(what)
-        if bar is None:
-            bar = bars[what] = tqdm(total=total, unit=what.split()[-1][:-1],
-                                    desc=f"timing {what}",
-                                    leave=False, disable=args.json)
-        bar.update(done - bar.n)
-
-    try:
+    with _Stages(quiet=args.json) as progress:
         if args.validate is None:
-            timed = table.fill(space_parts(space, args.resolution),
-                               lambda done, total: progress("parts", done, total))
-            scales = table.calibrate(calibration_archs(space, args.seed), lambda done, total:
-                                     progress("calibration archs", done, total))
+            built = _build(args, space, table, progress)
         else:
             result = validate(space, args.validate, table, args.seed, progress)
-    finally:
-        for bar in bars.values():
-            bar.close()
     seconds = time.perf_counter() - start
     if args.validate is None:
-        summary = {"space": space.name, "parts": len(table.entries), "timed": timed,
-                   "scales": scales, "seconds": seconds, "table": str(table.path),
-                   "fingerprint": table.fingerprint}
-        print(json.dumps(summary) if args.json else
-              f"{space.name}: {timed} parts timed in {seconds:.1f} s, {len(table.entries)} "
-              f"in the table {table.path}; whole networks / sum of parts: "
-              + ", ".join(f"{v:.3f}" for v in scales.values()))
-        return 0
+        _print_built(args, space, table, *built, seconds)
+    else:
+        _print_validation(args, table, result, seconds)
+    return 0
+
+
+class _Stages:
+    """`progress(what, done, total)` for a table's stages (parts, calibration archs, archs):
+    one transient line per stage on stderr, on a terminal and without --json."""
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.lines = quiet, {}
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        from nas.outputs.progress import Progress
+
+        if what not in self.lines:
+            self.lines[what] = Progress(total, f"timing {what}", what.split()[-1][:-1],
+                                        stream=sys.stderr, live=False if self.quiet else None,
+                                        leave=False)
+        self.lines[what].update(done, total)
+
+    def __enter__(self) -> _Stages:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for line in self.lines.values():
+            line.close()
+
+
+def _build(args: argparse.Namespace, space, table, progress: _Stages) -> tuple[int, dict]:
+    """Time every part of `space` into the table and calibrate it: (parts timed, scales)."""
+    from objectives.latency_table import calibration_archs, space_parts
+
+    timed = table.fill(space_parts(space, args.resolution),
+                       lambda done, total: progress("parts", done, total))
+    scales = table.calibrate(calibration_archs(space, args.seed),
+                             lambda done, total: progress("calibration archs", done, total))
+    return timed, scales
+
+
+def _print_built(args: argparse.Namespace, space, table, timed: int, scales: dict,
+                 seconds: float) -> None:
+    summary = {"space": space.name, "parts": len(table.entries), "timed": timed,
+               "scales": scales, "seconds": seconds, "table": str(table.path),
+               "fingerprint": table.fingerprint}
+    print(json.dumps(summary) if args.json else
+          f"{space.name}: {timed} parts timed in {seconds:.1f} s, {len(table.entries)} "
+          f"in the table {table.path}; whole networks / sum of parts: "
+          + ", ".join(f"{v:.3f}" for v in scales.values()))
+
+
+def _print_validation(args: argparse.Namespace, table, result, seconds: float) -> None:
     if args.json:
         print(json.dumps({**result.to_dict(), "seconds": seconds,
                           "fingerprint": table.fingerprint}))
-        return 0
+        return
     from nas.outputs.table import format_table
 
     rows = [(name, p, m, f"{100 * (p / m - 1):+.1f}%") for name, p, m in result.rows]
@@ -140,4 +168,3 @@ def _space(args: argparse.Namespace, setup) -> int:
           f"({100 * result.within_10pct:.0f}%), mean |error| {result.mean_abs_error_pct:.1f}%, "
           f"{seconds:.0f} s; sums scaled by "
           + ", ".join(f"{v:.3f}" for v in result.scales.values()))
-    return 0

@@ -7,6 +7,7 @@ The cache (`objectives.data.cache`) is then named as ``proxy.dataset: DIR`` (or 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from nas.commands.arguments import count_or_fraction
@@ -32,23 +33,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from objectives.data.prepare_data import Progress, prepare
+    from nas.outputs.progress import Progress
+    from objectives.data.prepare_data import prepare
     from search_space.errors import SpecError
 
     if args.workers < 1:
         raise SpecError("--workers", args.workers, "must be >= 1")
     if args.val_size is None and args.train_size is not None:
         raise SpecError("--train-size", args.train_size, "needs --val-size")
-    start, progress = time.perf_counter(), Progress()
-    try:
+    start = time.perf_counter()
+    with Progress(None, "decode", "img", stream=sys.stderr, plain=_decoded) as progress:
         manifest = prepare(args.src, args.resolution, args.out, val_size=args.val_size,
                            train_size=args.train_size, data_seed=args.data_seed,
-                           workers=args.workers, progress=progress)
-    finally:
-        progress.close()
+                           workers=args.workers, progress=progress.update)
     seconds = time.perf_counter() - start
     print(f"wrote {args.out}: {manifest['count']} of {manifest['source_count']} images, "
           f"{len(manifest['classes'])} classes, {manifest['resolution']} px, "
           f"{manifest['checksum'][:23]}... in {seconds:.1f} s")
     print(f"use it with proxy.dataset: {args.out}")
     return 0
+
+
+def _decoded(done: int, total: int, rate: float) -> str:
+    return f"decoded {done}/{total} images ({rate:.0f} img/s)"  # piped: at every tenth

@@ -60,13 +60,13 @@ def main(args: argparse.Namespace) -> int:
     _reward_settings(args, counts.flops)  # bad target or w: exit before training
     check_dataset(cfg.data)  # sizes and memory, before decoding anything
     data = load_dataset(cfg.data)
-    progress = _Progress(cfg.epochs)
     _say(f"training {arch.name or args.arch} on {data.name}: {len(data.train)} train / "
          f"{len(data.val)} held-out images, {data.num_classes} classes, {cfg.resolution} px, "
          f"{cfg.epochs} epoch(s)")
     trained = []
-    result = train_proxy(arch, cfg, data=data, on_epoch=progress.epoch, on_step=progress.step,
-                         on_trained=trained.append)
+    with _Progress(cfg.epochs) as progress:
+        result = train_proxy(arch, cfg, data=data, on_epoch=progress.epoch,
+                             on_step=progress.step, on_trained=trained.append)
     if args.save and trained:
         _save(trained[0], arch, args.save, data.name, cfg, result.accuracy)
     reward = mnas_reward(result.accuracy, counts.flops, args.target, args.w)
@@ -115,21 +115,29 @@ def _say(line: str) -> None:
 
 
 class _Progress:
-    """Progress on stderr (stdout stays clean for --json): a live line on a terminal."""
+    """Training's progress on stderr (stdout stays clean for --json): the epoch lines, and a
+    live line over all the steps on a terminal (`nas.outputs.progress.Progress`)."""
 
     def __init__(self, epochs: int):
-        self.epochs, self.live = epochs, sys.stderr.isatty()
+        from nas.outputs.progress import Progress
+
+        self.epochs, self.note = epochs, ""
+        self.line = Progress(None, "train", "steps", stream=sys.stderr, status=lambda: self.note)
 
     def step(self, m: dict[str, Any]) -> None:
-        if self.live:
-            print(f"\repoch {m['epoch']}/{self.epochs}  step {m['step']}/{m['steps']}  "
-                  f"loss {m['loss']:.3f}", end="", file=sys.stderr, flush=True)
+        self.note = f"epoch {m['epoch']}/{self.epochs}, loss {m['loss']:.3f}"
+        self.line.update((m["epoch"] - 1) * m["steps"] + m["step"], self.epochs * m["steps"])
 
     def epoch(self, m: dict[str, Any]) -> None:
-        end = "\r" if self.live else ""
-        _say(f"{end}epoch {m['epoch']}/{self.epochs}  loss {m['loss']:.3f}  "
-             f"held-out top-1 {m['accuracy']:.4f}  lr {m['lr']:.4g}  "
-             f"{m['images_per_second']:.0f} img/s  {m['seconds']:.1f} s")
+        self.line.write(f"epoch {m['epoch']}/{self.epochs}  loss {m['loss']:.3f}  "
+                        f"held-out top-1 {m['accuracy']:.4f}  lr {m['lr']:.4g}  "
+                        f"{m['images_per_second']:.0f} img/s  {m['seconds']:.1f} s")
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.line.close()
 
 
 def _text(s: dict[str, Any]) -> str:

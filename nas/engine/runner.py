@@ -62,14 +62,10 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
     check_installed(config.tracking)
     if config.evaluate:
         load_evaluator(config.evaluate)
-    space, controller, budget = parts or _parts(config)
+    parts = parts or _parts(config)
+    space, _, budget = parts
     run = _open_run(config, output, resume, space)
-    table = latency_table(config) if config.objective.metric == "latency" else None
-    ledger = Ledger(controller, space if table is None else WithLatency(space, table), run,
-                    budget, config.objective, (config.resources.cpu, config.resources.gpu),
-                    epochs=config.proxy.epochs)
-    if resume:
-        ledger.restore()
+    ledger, table = _ledger(config, run, parts, resume)
     if ledger.remaining == 0 and not retrain_left(config, ledger.rows):
         run.write_tables()  # a driver killed right after its last trial left them stale
         return run
@@ -79,15 +75,7 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
     ledger.on_row = _row_sink(watch, config, run, resume)
     try:
         with watch, ray_session(config.address):
-            if config.address:
-                check_cluster(config)
-            if table is not None:  # alone on the device, before any trial starts
-                build_table(table, table_parts(space, config.objective.num_classes),
-                            table_archs(space, config.seed), progress)
-            if config.evaluator == "supernet":
-                run_oneshot(config, run, ledger, space, progress)
-            else:
-                _fit(config, run, ledger, space.reference.resolution)
+            _drive(config, run, ledger, space, table, progress)
     finally:
         run.write_tables()
         run.clear_driver()
@@ -95,6 +83,34 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         progress(f"stopped with {ledger.remaining} of {budget} trials to go; continue with "
                  f"`nas-search resume {run.path}`")
     return run
+
+
+def _ledger(config: SearchConfig, run: RunDir, parts: tuple, resume: bool
+            ) -> tuple[Ledger, LatencyTable | None]:
+    """The ledger over `parts` (space, controller, budget), restored on resume, and the
+    latency table its rows are looked up in (None: the cost is FLOPs)."""
+    space, controller, budget = parts
+    table = latency_table(config) if config.objective.metric == "latency" else None
+    ledger = Ledger(controller, space if table is None else WithLatency(space, table), run,
+                    budget, config.objective, (config.resources.cpu, config.resources.gpu),
+                    epochs=config.proxy.epochs)
+    if resume:
+        ledger.restore()
+    return ledger, table
+
+
+def _drive(config: SearchConfig, run: RunDir, ledger: Ledger, space: SearchSpace | GridSpace,
+           table: LatencyTable | None, progress: Callable[[str], None]) -> None:
+    """Inside the Ray session: the latency table first, then the trials (or the supernet)."""
+    if config.address:
+        check_cluster(config)
+    if table is not None:  # alone on the device, before any trial starts
+        build_table(table, table_parts(space, config.objective.num_classes),
+                    table_archs(space, config.seed), progress)
+    if config.evaluator == "supernet":
+        run_oneshot(config, run, ledger, space, progress)
+    else:
+        _fit(config, run, ledger, space.reference.resolution)
 
 
 def _open_run(config: SearchConfig, output: str | Path | None, resume: bool,
@@ -121,9 +137,8 @@ def _row_sink(watch: TrialProgress, config: SearchConfig, run: RunDir,
 
 def latency_table(config: SearchConfig) -> LatencyTable:
     """The search's latency table (read from its cache; `build_table` fills what is missing)."""
-    latency = config.objective.latency
-    return LatencyTable(latency.setup(), latency.cache_dir,
-                        num_classes=config.objective.num_classes)
+    latency = config.objective.latency  # the measuring setup itself
+    return LatencyTable(latency, latency.cache_dir, num_classes=config.objective.num_classes)
 
 
 def _parts(config: SearchConfig) -> tuple[SearchSpace | EnumeratedSpace, AskTell, int]:

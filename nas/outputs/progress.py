@@ -1,12 +1,15 @@
 """Progress of long work: a live tqdm line on a terminal, plain lines when piped.
 
-`Progress` is the general form any verb can use (grid, fidelity, compare, prepare-data):
+`Progress` is the general form every verb uses (prepare-data, train, latency):
 
     with Progress(total=len(items), desc="decode", unit="img") as progress:
         for item in items:
             ...
-            progress.advance(status=f"{failed} failed")
+            progress.advance()
         progress.write("a line that stays")  # printed above the live line, or plainly
+
+Its `update(done, total)` suits a callback that reports (done, total), as the data and latency
+code below `nas` do: they know nothing of terminals.
 
 `TrialProgress` is the search's: its `on_row(row)` is the callback the runner passes for every
 journaled row. On a terminal it keeps one line with trials done / budget, running, failed, best
@@ -19,6 +22,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -28,7 +32,8 @@ REFRESH_S = 1.0  # the live line's clock ticks this often even when nothing fini
 
 
 class Progress:
-    """A live line (tqdm) when `stream` is a terminal; otherwise only `write` prints.
+    """A live line (tqdm) when `stream` is a terminal; otherwise only `write` (and `plain`)
+    print.
 
     Args:
         total: units of work expected (None: unknown, no ETA).
@@ -39,30 +44,39 @@ class Progress:
         initial: units already done (a resumed run), left out of the rate and ETA.
         status: called at every refresh for the text after the counts (e.g. best so far).
         out: where `write` sends lines when not live (default: print them to `stream`).
+        leave: keep the live line on the terminal once closed (False: erase it).
+        plain: when not live, a line to print each time the work passes a tenth of `total`,
+            made from (done, total, units per second), so logs see it move.
     """
 
     def __init__(self, total: int | None, desc: str = "", unit: str = "it",
                  stream: IO[str] | None = None, live: bool | None = None, initial: int = 0,
                  status: Callable[[], str] | None = None,
-                 out: Callable[[str], None] | None = None):
+                 out: Callable[[str], None] | None = None, leave: bool = True,
+                 plain: Callable[[int, int, float], str] | None = None):
         self.stream = stream or sys.stdout
         self.live = _is_terminal(self.stream) if live is None else live
-        self.status, self.out = status, out
+        self.status, self.out, self.plain = status, out, plain
+        self.total, self.n, self.initial = total, initial, initial
         self.bar = None
         self._stop = threading.Event()
+        self._start, self._tenth = time.perf_counter(), -1
         if self.live:
-            from tqdm import tqdm
+            self._open_bar(desc, unit, leave)
 
-            # a terminal of unknown size (0 x 0, e.g. a fresh pty) makes tqdm print nothing
-            sized = _columns(self.stream) > 0
-            self.bar = tqdm(total=total, desc=desc, unit=f" {unit}", initial=initial,
-                            file=self.stream, dynamic_ncols=sized, ncols=None if sized else 100,
-                            nrows=None if sized else 24, leave=True,
-                            bar_format="{desc} {n_fmt}/{total_fmt}{unit} |{bar:20}| "
-                            "elapsed {elapsed}, ETA {remaining}{postfix}")  # tqdm adds ", "
-            self._refresh_status()
-            self._ticker = threading.Thread(target=self._tick, daemon=True)
-            self._ticker.start()
+    def _open_bar(self, desc: str, unit: str, leave: bool) -> None:
+        from tqdm import tqdm
+
+        # a terminal of unknown size (0 x 0, e.g. a fresh pty) makes tqdm print nothing
+        sized = _columns(self.stream) > 0
+        self.bar = tqdm(total=self.total, desc=desc, unit=f" {unit}", initial=self.n,
+                        file=self.stream, dynamic_ncols=sized, ncols=None if sized else 100,
+                        nrows=None if sized else 24, leave=leave,
+                        bar_format="{desc} {n_fmt}/{total_fmt}{unit} |{bar:20}| "
+                        "elapsed {elapsed}, ETA {remaining}{postfix}")  # tqdm adds ", "
+        self._refresh_status()
+        self._ticker = threading.Thread(target=self._tick, daemon=True)
+        self._ticker.start()
 
     def write(self, line: str) -> None:
         """Print a line that stays (above the live line on a terminal)."""
@@ -74,9 +88,28 @@ class Progress:
             print(line, file=self.stream, flush=True)
 
     def advance(self, n: int = 1) -> None:
+        self.n += n
         if self.bar is not None:
             self._refresh_status(redraw=False)
             self.bar.update(n)
+        elif self.plain is not None and self.total:
+            self._plain_line()
+
+    def update(self, done: int, total: int | None = None) -> None:
+        """Move to `done` units (of `total`, when only the work knows it): for callbacks that
+        report (done, total)."""
+        if total is not None and total != self.total:
+            self.total = total
+            if self.bar is not None:
+                self.bar.total = total
+        self.advance(done - self.n)
+
+    def _plain_line(self) -> None:
+        tenth = self.n * 10 // max(1, self.total)
+        if tenth != self._tenth:
+            self._tenth = tenth
+            rate = (self.n - self.initial) / max(1e-9, time.perf_counter() - self._start)
+            self.write(self.plain(self.n, self.total, rate))
 
     def close(self) -> None:
         if self.bar is not None:

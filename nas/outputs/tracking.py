@@ -34,6 +34,7 @@ from typing import Any
 import yaml
 
 from search_space.errors import SpecError
+from search_space.validators import check_keys
 
 # backend -> (module that must import, extra that installs it, accepted options)
 BACKENDS = {
@@ -59,11 +60,8 @@ def tracking_backends(value: Any) -> dict[str, dict[str, Any]]:
         options = {} if options is None else options
         if not isinstance(options, dict):
             raise SpecError(f"tracking.{name}", options, "must be a mapping of options")
-        known = BACKENDS[name][2]
+        check_keys(options, BACKENDS[name][2], f"tracking.{name}.")
         for key, option in options.items():
-            if key not in known:
-                raise SpecError(f"tracking.{name}.{key}", option, "unknown option (known: "
-                                f"{', '.join(known) or 'none'})")
             if not isinstance(option, str):
                 raise SpecError(f"tracking.{name}.{key}", option, "must be a string")
         backends[name] = dict(options)

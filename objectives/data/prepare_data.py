@@ -8,8 +8,6 @@ trained from the source.
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -101,30 +99,3 @@ def prepare(src: str | Path, resolution: int, out: str | Path, *, val_size: int 
             if progress:
                 progress(writer.done, len(index))
     return writer.finish()
-
-
-class Progress:
-    """tqdm bar on a terminal; a plain line every tenth when piped (logs stay readable)."""
-
-    def __init__(self, stream=None):
-        self.stream, self.bar, self.last = stream or sys.stderr, None, -1
-        self.start = time.perf_counter()
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.stream.isatty():
-            if self.bar is None:
-                from tqdm import tqdm
-
-                self.bar = tqdm(total=total, initial=0, unit=" img", file=self.stream)
-            self.bar.update(done - self.bar.n)
-            return
-        tenth = done * 10 // max(1, total)
-        if tenth != self.last:
-            self.last = tenth
-            rate = done / max(1e-9, time.perf_counter() - self.start)
-            print(f"decoded {done}/{total} images ({rate:.0f} img/s)", file=self.stream,
-                  flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
