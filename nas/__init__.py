@@ -11,7 +11,7 @@ from typing import Any
 _EXPORTS = {
     "load_config": "nas.config",
     "SearchConfig": "nas.config",
-    "search": "nas.engine.runner",
+    "search": "nas.api",
     "load_results": "nas.ledger.results",
     "pareto_front": "nas.ledger.results",
     "rescore": "nas.ledger.results",

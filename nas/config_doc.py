@@ -23,9 +23,6 @@ from pathlib import Path
 from nas.config import SearchConfig
 
 SECTIONS = ("Attributes:", "Args:")
-# Classes whose fields may still lack entries, each with the reason. The script refuses an
-# entry here that is no longer needed, so the list empties itself as the docstrings arrive.
-PENDING = {"LatencyConfig": "being reshaped into the latency measuring setup"}
 
 HEADER = """# Config reference
 
@@ -116,23 +113,19 @@ def default_text(item: dataclasses.Field) -> str:
 
 def keys(cls: type, prefix: str) -> list[Key]:
     """The rows of one section."""
-    docs = field_docs(cls)
+    docs = {}
+    for base in reversed(cls.__mro__):  # a subclass's entry wins over its base's
+        docs.update(field_docs(base) if dataclasses.is_dataclass(base) else {})
     return [Key(prefix + item.name, str(item.type), default_text(item), docs.get(item.name))
             for item in dataclasses.fields(cls)]
 
 
 def check_documented(found: list[tuple[str, type, list[Key]]]) -> None:
-    """Fail loudly on undocumented keys, and on a `PENDING` entry no longer needed."""
-    missing = [key.path for _, cls, rows in found if cls.__name__ not in PENDING
-               for key in rows if not key.meaning]
+    """Fail loudly on keys without a description."""
+    missing = [key.path for _, _, rows in found for key in rows if not key.meaning]
     if missing:
         raise SystemExit("config_doc: no description in the class docstring's Attributes "
                          "section for: " + ", ".join(missing))
-    for name in PENDING:
-        rows = [key for _, cls, keys_ in found if cls.__name__ == name for key in keys_]
-        if all(key.meaning for key in rows):
-            raise SystemExit(f"config_doc: {name} is documented now (or gone): remove it "
-                             "from PENDING in nas/config_doc.py")
 
 
 def cell(text: str) -> str:
@@ -146,9 +139,8 @@ def section_text(path: str, cls: type, rows: list[Key]) -> str:
     lines = [f"## {title}", "", summary(cls), "",
              "| key | type | default | meaning |", "|---|---|---|---|"]
     for key in rows:
-        meaning = key.meaning or f"(not documented yet: {cls.__name__} is {PENDING[cls.__name__]})"
         lines.append(f"| `{key.path}` | `{cell(key.type)}` | `{cell(key.default)}` | "
-                     f"{cell(meaning)} |")
+                     f"{cell(key.meaning)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -20,7 +20,8 @@ torch.set_num_threads(1)
 TESTS = Path(__file__).resolve().parent
 SLOW_FIXTURES = {"ray_local"}
 SLOW_MODULES = ("subprocess", "ray")  # a reference to these (or into them) starts a process/Ray
-SLOW_FUNCTIONS = {"nas.engine.runner.search"}  # a whole search: starts Ray when none is up
+# a whole search: starts Ray when none is up
+SLOW_FUNCTIONS = {"nas.engine.runner.search", "nas.api.search"}
 
 
 def pytest_configure(config: pytest.Config) -> None:

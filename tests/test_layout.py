@@ -19,7 +19,7 @@ SKIP_TOP = {"build", "dist", "runs", "data"}  # at the root: outputs, not the pr
 MAX_MODULE_LINES, MAX_FUNCTION_LINES, MAX_NAS_MODULES = 400, 40, 8
 
 # nas/'s rooms, lowest first: a module may import its own room and those below it only
-ROOMS = ("nas.ledger", "nas.outputs", "nas.engine", "nas.studies", "nas.commands")
+ROOMS = ("nas.ledger", "nas.outputs", "nas.engine", "nas.studies", "nas.api", "nas.commands")
 TOP = ("nas.cli", "nas.__main__", "nas")  # the CLI and the package's public names: the top
 BASE = ("nas.config", "nas.schema")  # imported by every room, so they import none
 # packages (or files) and the top-level packages they must never import

@@ -99,6 +99,7 @@ def test_report_adds_a_fidelity_study(tmp_path):
 
 
 def test_report_of_a_grid_run(tmp_path):
+    from nas.api import budget
     from nas.studies.grid import grid_parts
 
     config = load_config("scaling-grid", ["grid.tolerance=0.3"])
@@ -108,7 +109,7 @@ def test_report_of_a_grid_run(tmp_path):
     for i in range(3):
         run.append(_row(f"g{i}", space.decode([i]), [i], "ok", 0.5 + 0.1 * i, 1e9 + i,
                         **space.row_fields([i])))
-    page = write_report(run.path).read_text()
+    page = write_report(run.path, budget_of=budget).read_text()
     assert "Grid points" in page and "What the controller learned" not in page
     assert "<th>alpha</th>" in page and len(images(page)) >= 4
 

@@ -17,11 +17,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from nas.api import budget
     from nas.outputs.report import write_report
     from search_space.errors import SpecError
 
     if args.top < 1:
         raise SpecError("--top", args.top, "must be >= 1")
-    path = write_report(args.run_dir, args.out, args.top)
+    path = write_report(args.run_dir, args.out, args.top, budget)
     print(f"wrote {path}")
     return 0

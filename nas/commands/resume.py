@@ -12,8 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from nas.api import search
     from nas.config import load_config
-    from nas.engine.runner import search
     from nas.ledger.run_dir import RunDir
     from nas.outputs.summary import summarize
     from search_space.errors import SpecError

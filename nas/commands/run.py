@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from nas.engine.runner import search
+    from nas.api import search
     from nas.outputs.summary import summarize
     from search_space.errors import SpecError
 

@@ -12,6 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from nas.api import budget as planned_budget
     from nas.config import load_config
     from nas.ledger.results import load_results, ranked
     from nas.ledger.run_dir import SCORED, RunDir
@@ -25,11 +26,7 @@ def main(args: argparse.Namespace) -> int:
     failed = int(df["status"].isin(["failed", "diverged"]).sum())
     driver = "running" if run.driver_alive() else "not running"
     print(f"{run.path}: '{config.name}', driver {driver}")
-    budget = config.budget.num_samples
-    if config.grid is not None:
-        from nas.studies.grid import grid_parts
-
-        budget = len(grid_parts(config.grid)[0])
+    budget = planned_budget(config)
     print(f"trials: {done} done, {failed} failed, {running} running, budget {budget}")
     cpu_s = float((df["train_seconds"] * df["cpus"]).sum()) if len(df) else 0.0
     gpu_s = float((df["train_seconds"] * df["gpus"]).sum()) if len(df) else 0.0

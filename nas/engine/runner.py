@@ -24,8 +24,6 @@ from nas.ledger.ledger import Ledger
 from nas.ledger.run_dir import RunDir
 from nas.outputs.progress import TrialProgress
 from nas.outputs.tracking import check_installed, tracking_callbacks
-from nas.studies.enumerated import EnumeratedSpace
-from nas.studies.grid import grid_parts
 from objectives import LatencyTable, analytic_flops
 from search_space import SearchSpace, load_space
 
@@ -56,12 +54,10 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         progress: receives one line per finished trial.
         live: keep a live progress line on stdout (None: when stdout is a terminal); the
             per-trial lines then go to stdout above it instead of to `progress`.
-        parts: (space, controller, budget) instead of the config's (e.g. `nas.studies.job_space`).
+        parts: (space, controller, budget) instead of the config's space and controller: a
+            study's enumerated space, or the scaling grid's (`nas.api.search`).
     """
-    preflight(config)  # everything below fails, if it must, before Ray starts
-    check_installed(config.tracking)
-    if config.evaluate:
-        load_evaluator(config.evaluate)
+    _check(config, parts)  # everything below fails, if it must, before Ray starts
     parts = parts or _parts(config)
     space, _, budget = parts
     run = _open_run(config, output, resume, space)
@@ -85,6 +81,15 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
     return run
 
 
+def _check(config: SearchConfig, parts: tuple | None) -> None:
+    if config.grid is not None and parts is None:
+        raise ValueError("a scaling grid runs through nas.api.search, which builds its parts")
+    preflight(config)
+    check_installed(config.tracking)
+    if config.evaluate:
+        load_evaluator(config.evaluate)
+
+
 def _ledger(config: SearchConfig, run: RunDir, parts: tuple, resume: bool
             ) -> tuple[Ledger, LatencyTable | None]:
     """The ledger over `parts` (space, controller, budget), restored on resume, and the
@@ -99,7 +104,7 @@ def _ledger(config: SearchConfig, run: RunDir, parts: tuple, resume: bool
     return ledger, table
 
 
-def _drive(config: SearchConfig, run: RunDir, ledger: Ledger, space: SearchSpace | GridSpace,
+def _drive(config: SearchConfig, run: RunDir, ledger: Ledger, space: SearchSpace,
            table: LatencyTable | None, progress: Callable[[str], None]) -> None:
     """Inside the Ray session: the latency table first, then the trials (or the supernet)."""
     if config.address:
@@ -114,7 +119,7 @@ def _drive(config: SearchConfig, run: RunDir, ledger: Ledger, space: SearchSpace
 
 
 def _open_run(config: SearchConfig, output: str | Path | None, resume: bool,
-              space: SearchSpace | EnumeratedSpace) -> RunDir:
+              space: SearchSpace) -> RunDir:
     if resume:
         return RunDir.open(output)
     return RunDir.create(output or default_output(config), config.to_yaml(),
@@ -141,11 +146,8 @@ def latency_table(config: SearchConfig) -> LatencyTable:
     return LatencyTable(latency, latency.cache_dir, num_classes=config.objective.num_classes)
 
 
-def _parts(config: SearchConfig) -> tuple[SearchSpace | EnumeratedSpace, AskTell, int]:
-    """(space, controller, budget): a search's, or the alpha/beta/gamma grid's."""
-    if config.grid is not None:
-        space, controller = grid_parts(config.grid)
-        return space, controller, len(space)
+def _parts(config: SearchConfig) -> tuple[SearchSpace, AskTell, int]:
+    """(space, controller, budget) of the config's search."""
     space = build_space(config)
     controller = controllers.make(config.controller.name, space, seed=config.seed,
                                   **config.controller.options)

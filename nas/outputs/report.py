@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,8 +49,14 @@ class RunView:
         return self.config.grid is not None
 
 
-def read_run(run_dir: str | Path) -> RunView:
-    """Load a run for the report; a run with no finished trial is a one-line error."""
+def planned_trials(config: SearchConfig) -> int:
+    return config.budget.num_samples
+
+
+def read_run(run_dir: str | Path,
+             budget_of: Callable[[SearchConfig], int] = planned_trials) -> RunView:
+    """Load a run for the report; a run with no finished trial is a one-line error.
+    `budget_of` counts the trials the run's config plans (`nas.api.budget` knows the grid's)."""
     run = RunDir.open(run_dir)
     config = load_config(str(run.path / "config.yaml"))
     trials = load_results(run.path)
@@ -58,11 +65,7 @@ def read_run(run_dir: str | Path) -> RunView:
                         "report")
     ref_path = run.path / "reference.yaml"
     reference = Arch.from_yaml(ref_path) if ref_path.is_file() else None
-    budget = config.budget.num_samples
-    if config.grid is not None:
-        from nas.studies.grid import grid_parts
-
-        budget = len(grid_parts(config.grid)[0])
+    budget = budget_of(config)
     began = (trials["finished_at"].astype(float) - trials["train_seconds"].astype(float)).min()
     start = min(float(began), (run.path / "config.yaml").stat().st_mtime)
     return RunView(run, config, trials, run.table(), reference, budget, start)
@@ -280,10 +283,10 @@ def render(view: RunView, top_k: int = TOP_K) -> str:
     return "\n".join(parts)
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None,
-                 top_k: int = TOP_K) -> Path:
+def write_report(run_dir: str | Path, out: str | Path | None = None, top_k: int = TOP_K,
+                 budget_of: Callable[[SearchConfig], int] = planned_trials) -> Path:
     """Write the report (default RUN_DIR/report.html) and return its path."""
-    view = read_run(run_dir)
+    view = read_run(run_dir, budget_of)
     path = Path(out) if out else view.run.path / "report.html"
     text = render(view, top_k)
     try:

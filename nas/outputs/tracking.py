@@ -33,45 +33,14 @@ from typing import Any
 
 import yaml
 
+from nas.config import TRACKING_BACKENDS, tracking_backends
 from search_space.errors import SpecError
-from search_space.validators import check_keys
-
-# backend -> (module that must import, extra that installs it, accepted options)
-BACKENDS = {
-    "mlflow": ("mlflow", "mlflow", ("uri", "experiment")),
-    "tensorboard": ("tensorboardX", "tensorboard", ()),
-    "wandb": ("wandb", "wandb", ("project", "mode", "entity")),
-}
-
-
-def tracking_backends(value: Any) -> dict[str, dict[str, Any]]:
-    """The config's `tracking` (list or mapping) as {backend: options}; bad input: SpecError."""
-    if value is None:
-        return {}
-    if isinstance(value, (list, tuple)):
-        value = {name: {} for name in value}
-    if not isinstance(value, dict):
-        raise SpecError("tracking", value, "must be a list of backends or a mapping of "
-                        "backend: {options}")
-    backends = {}
-    for name, options in value.items():
-        if name not in BACKENDS:
-            raise SpecError("tracking", name, f"unknown backend (known: {', '.join(BACKENDS)})")
-        options = {} if options is None else options
-        if not isinstance(options, dict):
-            raise SpecError(f"tracking.{name}", options, "must be a mapping of options")
-        check_keys(options, BACKENDS[name][2], f"tracking.{name}.")
-        for key, option in options.items():
-            if not isinstance(option, str):
-                raise SpecError(f"tracking.{name}.{key}", option, "must be a string")
-        backends[name] = dict(options)
-    return backends
 
 
 def check_installed(value: Any) -> None:
     """Fail before Ray starts when a configured backend's package is missing."""
     for name in tracking_backends(value):
-        module, extra, _ = BACKENDS[name]
+        module, extra, _ = TRACKING_BACKENDS[name]
         if importlib.util.find_spec(module) is None:
             raise SpecError("tracking", name, f"needs the {module} package: pip install "
                             f"'nas-search[{extra}]'")
