@@ -1,4 +1,4 @@
-"""Flags and argument types that several verbs share: not a verb itself.
+"""Flags, argument types and the launch step that several verbs share: not a verb itself.
 
 `run` and `grid` launch a search from a config; `fidelity` and `compare` run a study; all four
 take --set, --output and --address, spelled and explained the same way.
@@ -30,11 +30,20 @@ def add_launch_arguments(parser: argparse.ArgumentParser, default: str, text: st
                         "run directory (default runs/NAME-TIMESTAMP)")
 
 
-def launch_config(args: argparse.Namespace):
-    """The validated config of a `run` or `grid` command line."""
+def launch_config(args: argparse.Namespace, grid: bool = False):
+    """The validated config of a `run` command line (or a `grid` one, `grid` True): a search
+    config given to `grid`, or a grid config given to `run`, is one line naming the other verb."""
     from nas.config import load_config
+    from search_space.errors import SpecError
 
-    return load_config(args.config, study_overrides(args))
+    config = load_config(args.config, study_overrides(args))
+    if grid and config.grid is None:
+        raise SpecError("grid", None, f"{args.config} has no grid section: run it with "
+                        "`nas-search run`")
+    if not grid and config.grid is not None:
+        raise SpecError("grid", "...", f"{args.config} is a scaling grid: run it with "
+                        "`nas-search grid`")
+    return config
 
 
 def count_or_fraction(text: str) -> int | float:
@@ -43,3 +52,15 @@ def count_or_fraction(text: str) -> int | float:
         return int(text)
     except ValueError:
         return float(text)
+
+
+def launch(config, args: argparse.Namespace) -> int:
+    """Run the search (or grid) of a `run` or `grid` command line, then print its summary."""
+    from nas.api import search
+    from nas.outputs.summary import summarize
+
+    run = search(config, args.output, progress=lambda line: print(line, flush=True),
+                 live=None)  # a live progress line when stdout is a terminal
+    print(f"run directory: {run.path}")
+    summarize(run)
+    return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from nas.commands.arguments import add_launch_arguments, launch_config
+from nas.commands.arguments import add_launch_arguments, launch, launch_config
 
 HELP = "grid-search the compound-scaling coefficients alpha, beta, gamma at phi = 1"
 
@@ -15,22 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from nas.api import search
-    from nas.outputs.summary import summarize
-    from nas.studies.grid import grid_parts
-    from search_space.errors import SpecError
+    from nas.api import budget
 
-    config = launch_config(args)
-    if config.grid is None:
-        raise SpecError("grid", None, f"{args.config} has no grid section: run it with "
-                        "`nas-search run`")
-    space, _ = grid_parts(config.grid)
-    print(f"grid '{config.name}': {len(space)} (alpha, beta, gamma) points with "
+    config = launch_config(args, grid=True)
+    print(f"grid '{config.name}': {budget(config)} (alpha, beta, gamma) points with "
           f"alpha*beta^2*gamma^2 within {config.grid.tolerance:g} of "
           f"{config.grid.product:g}, phi {config.grid.phi:g}, base {config.grid.base}",
           flush=True)
-    run = search(config, args.output, progress=lambda line: print(line, flush=True),
-                 live=None)  # a live progress line when stdout is a terminal
-    print(f"run directory: {run.path}")
-    summarize(run)
-    return 0
+    return launch(config, args)
