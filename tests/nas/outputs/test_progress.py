@@ -17,7 +17,7 @@ from pathlib import Path
 from nas.cli import main
 from nas.outputs.progress import Progress, TrialProgress
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 RUN = [sys.executable, "-m", "nas", "run", "--set", "budget.num_samples=3",
        "--set", "controller.name=random", "--set", "controller.options={}",
        "--set", "evaluate=tests.instant_evaluator:instant"]

@@ -14,7 +14,7 @@ from nas import load_config, search
 from nas.ledger.run_dir import RunDir
 from nas.outputs.report import write_report
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 # MLflow's own SQLAlchemy use warns about itself; nothing this project can change
 pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy")
 QUICK = ["budget.num_samples=3", "budget.max_concurrent=2", "proxy.epochs=2",

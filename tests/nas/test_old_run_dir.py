@@ -13,7 +13,7 @@ import pytest
 
 from nas.cli import main
 
-OLD_RUN = Path(__file__).parent / "fixtures" / "old_run"
+OLD_RUN = Path(__file__).resolve().parents[1] / "fixtures" / "old_run"
 BEST = "3b0f433a"  # the old run's best trial
 
 

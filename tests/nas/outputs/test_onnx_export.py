@@ -17,7 +17,7 @@ from search_space.weights import load_weights, save_weights
 
 ort = pytest.importorskip("onnxruntime", reason="ONNX checks need the [onnx] extra "
                           "(pip install 'nas-search[onnx]')")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def trained_like(model: nn.Module, seed: int) -> nn.Module:

@@ -20,7 +20,7 @@ from search_space import Arch, SpecError, Stage
 
 Image = pytest.importorskip("PIL.Image")
 TINY = Arch(stages=(Stage("mbconv", 1, 3, 2, 8, 1, 0.0),), stem=8, head=16, name="tiny")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _write_tree(root: Path, per_class: int = 12) -> Path:

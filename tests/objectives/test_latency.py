@@ -32,7 +32,7 @@ from objectives.latency_table import (
 )
 from search_space import Arch, SpecError, Stage, build_model, load_space, preset
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 TINY_SPACE = """\
 name: tiny

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from processes import nas_cli, start, stop_group, wait_for
 
 from nas import load_config, load_results, pareto_front, search
 from nas.cli import main
@@ -12,7 +13,6 @@ from nas.engine.oneshot import SUPERNET_FILE, retrain_choice
 from objectives import fvcore_flops
 from objectives.supernet_training import load_checkpoint
 from search_space import Arch
-from tests.test_runner_processes import _nas, _start, _stop_group, _wait_for
 
 TINY = ["evaluator=supernet", "proxy.resolution=16", "proxy.train_size=96", "proxy.val_size=32",
         "proxy.batch_size=32", "supernet.epochs=1", "supernet.calibration=32",
@@ -83,19 +83,19 @@ def test_kill_9_during_supernet_training_then_resume(tmp_path):
                                                   "supernet.actors=1"]).to_yaml())
     run_dir = tmp_path / "run"
     checkpoint = run_dir / SUPERNET_FILE
-    driver = _start(_nas("run", str(config), "--output", str(run_dir)), tmp_path / "run.log")
+    driver = start(nas_cli("run", str(config), "--output", str(run_dir)), tmp_path / "run.log")
     try:
-        _wait_for(checkpoint.is_file, 300, "the first supernet checkpoint")
+        wait_for(checkpoint.is_file, 300, "the first supernet checkpoint")
     finally:
-        _stop_group(driver)  # kill -9 mid-training
+        stop_group(driver)  # kill -9 mid-training
     saved = load_checkpoint(checkpoint)
     assert saved["epoch"] < 5, "training finished before the kill; make it longer"
     log = tmp_path / "resume.log"
-    resumed = _start(_nas("resume", str(run_dir)), log)
+    resumed = start(nas_cli("resume", str(run_dir)), log)
     try:
         assert resumed.wait(300) == 0, log.read_text()
     finally:
-        _stop_group(resumed)
+        stop_group(resumed)
     assert f"resuming after epoch {saved['epoch']}" in log.read_text()
     history = load_checkpoint(checkpoint)["history"]
     assert [h["epoch"] for h in history] == list(range(1, 6))

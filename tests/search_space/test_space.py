@@ -26,7 +26,7 @@ from search_space import (
 from search_space.bundled import bundled_space
 from search_space.space import BAND_TRIES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # The documented encodings (also in the module docstring's layout and the YAML comments).
 B0_TOKENS = [1, 0, 1, 0, 0, 0, 3, 0, 1, 0, 0, 1, 3, 1, 1, 0, 2, 0, 3, 0, 1, 0, 2, 0,

@@ -24,7 +24,7 @@ from controllers.base import MISSING, Pending
 from controllers.policy import FactorizedPolicy, TokenPolicy
 from search_space import Arch, SpecError, load_space
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SPACE = load_space("b0")
 # Small sizes, so that short runs fill an evolution population and cross PPO updates.
 SMALL: dict[str, dict] = {"random": {}, "evolution": {"population_size": 8, "tournament_size": 3},
@@ -204,7 +204,7 @@ def round_trips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dic
                    folder / f"{name}.pt")
         asked = drive(ctrl, RESUMED_STEPS, in_flight)
         uninterrupted[name] = {"asked": asked, "state": ctrl.state_dict()}
-    code = (f"import sys, torch; sys.path.insert(0, {str(REPO / 'tests')!r}); "
+    code = (f"import sys, torch; sys.path.insert(0, {str(REPO / 'tests' / 'controllers')!r}); "
             f"torch.set_num_threads(1); import test_controllers as t; "
             f"t.resume_and_drive({str(folder)!r})")
     env = {**os.environ, "PYTHONPATH": str(REPO)}

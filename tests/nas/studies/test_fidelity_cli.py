@@ -14,7 +14,7 @@ from scipy import stats
 from nas.cli import main
 from nas.ledger.run_dir import RunDir
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 HOOK = "evaluate=tests.evaluators:"
 
 

@@ -18,7 +18,7 @@ from search_space import load_space
 
 pytest.importorskip("matplotlib")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _row(trial_id, arch, tokens, status, accuracy, finished_at, **extra):

@@ -13,7 +13,7 @@ from nas.cli import main
 from objectives import analytic_flops
 from search_space import Arch, preset, scale
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MISSING = object()
 
 
