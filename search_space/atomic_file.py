@@ -5,6 +5,9 @@ old file or the new one, never half of one. The temporary keeps the target's suf
 that pick a format from it, and carries the process id and a random token, so two writers of one
 path (processes, threads, hosts on shared storage) never share one. It is removed whatever
 happens: a full disk leaves no stray half-file behind.
+
+`write_file` is the one path for every file a verb writes where the user said (--out, --csv,
+--save ...): the same replacement, and every failure one `SpecError` naming the option and path.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+
+from search_space.errors import SpecError
 
 
 def atomic_write(path: Path, write: Callable[[Path], object], *, fsync: bool = False) -> None:
@@ -38,3 +43,23 @@ def atomic_write(path: Path, write: Callable[[Path], object], *, fsync: bool = F
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_file(path: str | Path, write: Callable[[Path], object], option: str) -> Path:
+    """Write the file the user named with `option` whole or not at all; returns its path.
+
+    A folder, or a missing parent folder, is refused; a special file that exists (a device such
+    as /dev/full, a pipe) is written in place, since renaming over it would replace it. Errors
+    (read-only, disk full) are one `SpecError` naming `option` and the path.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise SpecError(option, str(path), "is a folder; name a file")
+    if not path.parent.is_dir():
+        raise SpecError(option, str(path), f"no such folder: {path.parent}")
+    special = path.exists() and not path.is_file()
+    try:
+        write(path) if special else atomic_write(path, write)
+    except OSError as err:
+        raise SpecError(option, str(path), f"cannot write it ({err.strerror or err})") from None
+    return path

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from search_space.arch import Arch
-from search_space.atomic_file import atomic_write
+from search_space.atomic_file import write_file
 from search_space.builder import build_model
 from search_space.errors import SpecError
 from search_space.timm_format import from_timm_state_dict, is_timm_state_dict
@@ -61,12 +61,9 @@ def save_weights(model: nn.Module, arch: Arch, ckpt: str | Path,
 
 
 def _atomic(path: Path, write) -> None:
-    if path.exists() and not path.is_file():  # renaming onto /dev/null would replace the device
+    if path.exists() and not path.is_file():  # a device or pipe: never written over
         raise SpecError("path", str(path), "is not a regular file")
-    try:
-        atomic_write(path, write)
-    except OSError as err:
-        raise SpecError("path", str(path), f"cannot write it ({err.strerror or err})") from None
+    write_file(path, write, "path")
 
 
 def _num_classes(state: dict[str, torch.Tensor]) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from search_space.atomic_file import atomic_write
+from search_space.atomic_file import write_file
 from search_space.errors import SpecError
 
 RUN_FILES_HINT = "the run's own files are never overwritten: choose another path"
@@ -18,15 +18,12 @@ RUN_FILES_HINT = "the run's own files are never overwritten: choose another path
 
 def write_output(path: str | Path, write: Callable[[Path], None], option: str,
                  protect: Path | None = None) -> Path:
-    """Write `path` with `write(target)`; `protect`: a run directory whose existing files it
-    must not replace."""
+    """Write `path` with `write(target)` (`search_space.atomic_file.write_file`); `protect`: a
+    run directory whose existing files it must not replace."""
     path = Path(path)
-    _check_target(path, option, protect)
-    if path.exists() and not path.is_file():  # a device such as /dev/full or /dev/null
-        _attempt(lambda: write(path), path, option)
-        return path
-    _attempt(lambda: atomic_write(path, write), path, option)
-    return path
+    if protect is not None and path.is_file() and protect.resolve() in path.resolve().parents:
+        raise SpecError(option, str(path), f"is a file of the run directory; {RUN_FILES_HINT}")
+    return write_file(path, write, option)
 
 
 def make_folder(path: str | Path, option: str) -> Path:
@@ -34,24 +31,8 @@ def make_folder(path: str | Path, option: str) -> Path:
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise SpecError(option, str(path), "is a file, not a folder")
-    _attempt(lambda: path.mkdir(exist_ok=True), path, option)
-    return path
-
-
-def _check_target(path: Path, option: str, protect: Path | None) -> None:
-    if path.is_dir():
-        raise SpecError(option, str(path), "is a folder; name a file")
-    if not path.parent.is_dir():
-        raise SpecError(option, str(path), f"no such folder: {path.parent}")
-    if protect is not None and path.exists():
-        inside = protect.resolve() in path.resolve().parents
-        if inside:
-            raise SpecError(option, str(path), f"is a file of the run directory; "
-                            f"{RUN_FILES_HINT}")
-
-
-def _attempt(action: Callable[[], object], path: Path, option: str) -> None:
     try:
-        action()
+        path.mkdir(exist_ok=True)
     except OSError as err:
         raise SpecError(option, str(path), f"cannot write it ({err.strerror or err})") from None
+    return path
