@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 class GridSearch(Controller):
     """Proposes the space's token lists in lexicographic order, the last decision fastest.
 
-    Meant for small spaces: `nas.studies.grid.GridSpace` (one decision, which (alpha, beta, gamma)
+    Meant for small spaces: a study's enumerated space (one decision, which (alpha, beta, gamma)
     point) or a factorized space of a few decisions. Results teach it nothing; tells only clear
     pending asks and count failures. The seed changes nothing: the order is fixed. Asking past
     the last candidate is an error (the budget must not exceed the space's size).

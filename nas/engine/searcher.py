@@ -26,7 +26,7 @@ class ControllerSearcher(Searcher):
             return Searcher.FINISHED
         space = self.ledger.space
         config = {"tokens": tokens, "arch": space.decode(tokens).to_dict()}
-        if hasattr(space, "trial_config"):  # a job's own proxy changes (nas.studies.job_space)
+        if hasattr(space, "trial_config"):  # a study's entry: its own proxy changes
             config.update(space.trial_config(tokens))
         return config
 

@@ -133,7 +133,7 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
     from ray import tune
 
     arch = Arch.from_dict(config["arch"])
-    if config.get("proxy"):  # a job's own seed or schedule (nas.studies.job_space)
+    if config.get("proxy"):  # a job's own seed or schedule (a study's enumerated space)
         setup = dataclasses.replace(setup, proxy=dataclasses.replace(setup.proxy,
                                                                      **config["proxy"]))
     changes = {"resolution": proxy_resolution(setup, arch)}

@@ -39,7 +39,7 @@ REJECTED = {"status": "rejected", "reason": "FLOPs outside the configured band"}
 
 
 class CandidateSpace(Protocol):
-    """What the ledger needs from a space: a `SearchSpace`, or `nas.studies.grid.GridSpace`."""
+    """What the ledger needs from a space: a `SearchSpace`, or a study's enumerated space."""
 
     flops_band: tuple[float | None, float | None]
 
