@@ -15,9 +15,11 @@ lets a cache hold a subset of the source (only the images one proxy split uses) 
 `objectives.data.loading` still carves the same seeded split from the source's numbering.
 
 A folder is written as ``DIR.tmp`` and renamed when complete, so ``DIR`` is never half-written;
-an interrupted ``DIR.tmp`` with the same plan is resumed where it stopped. The full checksum is
-verified once per cache and then remembered in ``DIR/verified.json`` (keyed by file sizes and
-modification times), so a large cache is not re-hashed by every worker.
+an interrupted ``DIR.tmp`` with the same plan is resumed where it stopped. ``DIR.tmp`` gets a
+marker file before anything else, and only a folder holding it (or an older prepare-data's
+plan) is ever removed: a user's own ``DIR.tmp``, or a file or link there, is refused untouched.
+The full checksum is verified once per cache and then remembered in ``DIR/verified.json``
+(keyed by file sizes and modification times), so a large cache is not re-hashed by every worker.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,14 +45,24 @@ FORMAT = "nas-search-data-cache"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 VERIFIED = "verified.json"
+MARKER = "prepare-data.marker"  # written first into OUT.tmp: only such a folder is ever removed
 ARRAYS = ("index", "labels", "images")  # checksum order
 PLAN_KEYS = ("format", "version", "source", "kind", "resolution", "count", "source_count",
              "classes")
 
 
 def is_cache(path: str | Path) -> bool:
-    """Whether `path` is a prepared cache folder (it holds a manifest)."""
-    return (Path(path) / MANIFEST).is_file()
+    """Whether `path` is a prepared cache folder: it holds a manifest (of any kind, so that
+    `open_cache` refuses a FIFO or a folder there by name)."""
+    return os.path.lexists(Path(path) / MANIFEST)
+
+
+def is_regular(path: Path) -> bool:
+    """A regular file (through links): a FIFO or a device would block or never end a read."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -96,6 +109,10 @@ class Cache:
 def open_cache(path: str | Path) -> Cache:
     """Open and verify a cache; anything corrupt or inconsistent is one `SpecError`."""
     path = Path(path)
+    for name in (MANIFEST, *(f"{a}.npy" for a in ARRAYS), VERIFIED):
+        if os.path.lexists(path / name) and not is_regular(path / name):  # before any open
+            raise _corrupt(path / name, "not a regular file (a FIFO, device, folder or "
+                           "broken link)")
     manifest = _read_manifest(path)
     arrays = {name: _load_array(path, name) for name in ARRAYS}
     _check_arrays(path, manifest, **arrays)
@@ -188,6 +205,39 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
 
 
+def check_target(out: Path) -> Path:
+    """``OUT.tmp`` of a cache to be written at `out`, once nothing stands in the way that
+    prepare-data must not touch: an existing OUT, a missing parent, or an OUT.tmp that is a
+    file, a link or a folder prepare-data did not make."""
+    if os.path.lexists(out):
+        raise SpecError("--out", str(out), "already exists; remove it or choose another")
+    if not out.parent.is_dir():  # a mistyped parent is not created
+        raise SpecError("--out", str(out), f"{out.parent} is not an existing folder")
+    tmp = out.with_name(out.name + ".tmp")
+    if tmp.is_symlink() or (os.path.lexists(tmp) and not tmp.is_dir()):
+        kind = "a symbolic link" if tmp.is_symlink() else "a file"
+        raise SpecError("--out", str(tmp), f"is {kind}, not prepare-data's unfinished cache; "
+                        "remove it or choose another --out")
+    if tmp.is_dir() and not _made_by_prepare(tmp):
+        raise SpecError("--out", str(tmp), "exists and was not made by prepare-data (no "
+                        f"{MARKER}); remove it or choose another --out")
+    return tmp
+
+
+def _made_by_prepare(tmp: Path) -> bool:
+    """Our marker, or a plan of this format (written before markers were)."""
+    plan = _read_json(tmp / "plan.json")
+    return is_regular(tmp / MARKER) or isinstance(plan, dict) and plan.get("format") == FORMAT
+
+
+def _read_json(path: Path) -> Any:
+    """The JSON in a regular file; None for anything else, unread."""
+    try:
+        return json.loads(path.read_text()) if is_regular(path) else None
+    except (OSError, ValueError):
+        return None
+
+
 class CacheWriter:
     """Writes a cache into ``OUT.tmp`` in order, resumably, and renames it to OUT when done.
 
@@ -199,38 +249,33 @@ class CacheWriter:
     """
 
     def __init__(self, out: Path, plan: dict[str, Any], index: np.ndarray, labels: np.ndarray):
-        if out.exists():
-            raise SpecError("--out", str(out), "already exists; remove it or choose another")
-        if not out.parent.is_dir():  # a mistyped parent is not created
-            raise SpecError("--out", str(out), f"{out.parent} is not an existing folder")
-        self.out, self.tmp = out, out.with_name(out.name + ".tmp")
+        self.out, self.tmp = out, check_target(out)
         self.plan = {"format": FORMAT, "version": FORMAT_VERSION, **plan}
         self.done = self._resume()
-        if self.done == 0:
+        if not self.tmp.exists():  # resumed even at 0 (stopped before its first chunk)
             self._start(index, labels)
         r, n = self.plan["resolution"], self.plan["count"]
         self.images = np.lib.format.open_memmap(self.tmp / "images.npy", mode="r+",
                                                 dtype=np.uint8, shape=(n, 3, r, r))
 
     def _resume(self) -> int:
-        """Images already written by an interrupted run with the same plan (else start over)."""
-        try:
-            plan = json.loads((self.tmp / "plan.json").read_text())
-            done = json.loads((self.tmp / "progress.json").read_text())["done"]
-        except (OSError, ValueError, KeyError, TypeError):
-            plan, done = None, 0
-        if plan == self.plan:
+        """Images already written by an interrupted run with the same plan; else the folder
+        (prepare-data's own: `check_target`) is started over."""
+        progress = _read_json(self.tmp / "progress.json")
+        done = progress.get("done") if isinstance(progress, dict) else None
+        intact = all(is_regular(self.tmp / f"{name}.npy") for name in ARRAYS)
+        if _read_json(self.tmp / "plan.json") == self.plan and intact \
+                and isinstance(done, int) and 0 <= done <= self.plan["count"]:
             return done
         if self.tmp.exists():
-            if not (self.tmp / "plan.json").exists() and any(self.tmp.iterdir()):
-                raise SpecError("--out", str(self.tmp), "exists and is not an interrupted "
-                                "prepare-data; remove it")
             shutil.rmtree(self.tmp)
         return 0
 
     def _start(self, index: np.ndarray, labels: np.ndarray) -> None:
         try:
             self.tmp.mkdir()
+            (self.tmp / MARKER).write_text("nas-search prepare-data's unfinished cache: "
+                                           "prepare-data may remove this folder\n")
         except OSError as err:
             reason = f"cannot be written ({err.strerror})"
             raise SpecError("--out", str(self.out), reason) from None
@@ -256,8 +301,8 @@ class CacheWriter:
         del self.images  # close the memmap before hashing and renaming
         manifest = {**self.plan, "checksum": checksum(self.tmp)}
         _write_json(self.tmp / MANIFEST, manifest)
-        for name in ("plan.json", "progress.json"):
-            (self.tmp / name).unlink()
+        for name in ("plan.json", "progress.json", MARKER):
+            (self.tmp / name).unlink(missing_ok=True)  # no marker in an older prepare's folder
         os.replace(self.tmp, self.out)
         return manifest
 
