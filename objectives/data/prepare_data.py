@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from objectives.data.cache import CacheWriter, is_cache
+from objectives.data.cache import CacheWriter, check_target, is_cache
 from objectives.data.cifar import CIFAR_CLASSES, is_cifar, read_cifar
 from objectives.data.imagefolder import class_root, decode_image, pillow, scan_image_folder
 from objectives.data.resize import resize_uint8
-from objectives.data.splits import split_indices
+from objectives.data.splits import check_val_size, split_indices
 from search_space.errors import SpecError
+from search_space.validators import integer
 
 CHUNK = 512  # images decoded between durable progress records
 
@@ -84,13 +85,14 @@ def prepare(src: str | Path, resolution: int, out: str | Path, *, val_size: int 
     """
     if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 8:
         raise SpecError("--resolution", resolution, "must be an integer >= 8")
+    _check_split_flags(val_size, train_size, data_seed)
+    check_target(Path(out))  # before the source is read: a refusal costs nothing
     src = Path(src).resolve()
     with ThreadPoolExecutor(max(1, workers)) as pool:  # Pillow releases the GIL in decoding
         source = open_source(src, resolution, pool)
         n = len(source.labels)
-        index = np.arange(n)
-        if val_size is not None:
-            index = np.sort(np.concatenate(split_indices(n, val_size, train_size, data_seed)))
+        index = np.arange(n) if val_size is None else _split_index(n, val_size, train_size,
+                                                                   data_seed)
         plan = {"source": str(src), "kind": source.kind, "resolution": resolution,
                 "count": len(index), "source_count": n, "classes": source.classes}
         writer = CacheWriter(Path(out), plan, index, source.labels[index])
@@ -99,3 +101,22 @@ def prepare(src: str | Path, resolution: int, out: str | Path, *, val_size: int 
             if progress:
                 progress(writer.done, len(index))
     return writer.finish()
+
+
+def _check_split_flags(val_size: int | float | None, train_size: int | None,
+                       data_seed: int) -> None:
+    integer("--data-seed", data_seed, 0)
+    if val_size is not None:
+        check_val_size("--val-size", val_size)
+    if train_size is not None:
+        integer("--train-size", train_size, 2)
+
+
+def _split_index(n: int, val_size: int | float, train_size: int | None,
+                 data_seed: int) -> np.ndarray:
+    """Source positions of the split's images, ascending; a size that does not fit the source
+    names its flag."""
+    try:
+        return np.sort(np.concatenate(split_indices(n, val_size, train_size, data_seed)))
+    except SpecError as err:
+        raise SpecError("--" + err.field.replace("_", "-"), err.value, err.reason) from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ from objectives.data import memory
 from objectives.data.cache import MemmapSplit
 from objectives.data.imagefolder import ImageFolderSplit
 from search_space.errors import SpecError
+from search_space.validators import integer, number
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,15 @@ class ProxyData:
         free, _ = torch.cuda.mem_get_info(device)
         size = sum(s.images.nbytes + s.labels.nbytes for s in (self.train, self.val))
         return size < memory.DEVICE_SHARE * free
+
+
+def check_val_size(field: str, value: Any) -> int | float:
+    """A held-out size: a count (int >= 1) or a fraction in (0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(field, value, "must be a count (int >= 1) or a fraction in (0, 1)")
+    if isinstance(value, int):
+        return integer(field, value, 1)
+    return number(field, value, 0.0, 1.0, low_open=True, high_open=True)
 
 
 def split_indices(n: int, val_size: int | float, train_size: int | None,

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from objectives.data import DataSpec
+from objectives.data.splits import check_val_size
 from search_space import Arch
 from search_space.arch import MAX_RESOLUTION
 from search_space.errors import SpecError
@@ -105,7 +106,7 @@ class ProxyConfig:
         for name in ("train_size", "threads"):
             if getattr(self, name) is not None:
                 integer(name, getattr(self, name), 1)
-        _check_val_size(self.val_size)
+        check_val_size("val_size", self.val_size)
         positive("lr", self.lr)
         fraction("momentum", self.momentum)
         number("warmup_epochs", self.warmup_epochs, 0.0, self.epochs, high_open=True)
@@ -138,15 +139,6 @@ class ProxyConfig:
         """The images this recipe trains on (what `load_dataset` reads)."""
         return DataSpec(self.dataset, self.resolution, self.train_size, self.val_size,
                         self.data_seed, self.num_workers, self.resize_cache)
-
-
-def _check_val_size(value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError("val_size", value, "must be a count (int >= 1) or a fraction in (0, 1)")
-    if isinstance(value, int):
-        integer("val_size", value, 1)
-    else:
-        number("val_size", value, 0.0, 1.0, low_open=True, high_open=True)
 
 
 def lr_at(cfg: ProxyConfig, step: int, steps_per_epoch: int) -> float:
