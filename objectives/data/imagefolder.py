@@ -27,7 +27,12 @@ def pillow():
 
 
 def decode_image(path: Path, resolution: int) -> torch.Tensor:
-    """Shorter side to `resolution`, centre crop, uint8 [3, R, R]."""
+    """Shorter side to `resolution`, centre crop, uint8 [3, R, R].
+
+    An image over Pillow's decompression-bomb limit (twice ``Image.MAX_IMAGE_PIXELS``) stops
+    the reading with one SpecError naming it: skipping it would renumber every later image, so
+    a cache and its source would no longer carve the same split.
+    """
     image_mod = pillow()
     try:
         with image_mod.open(path) as img:
@@ -40,6 +45,9 @@ def decode_image(path: Path, resolution: int) -> torch.Tensor:
             left, top = (size[0] - resolution) // 2, (size[1] - resolution) // 2
             img = img.crop((left, top, left + resolution, top + resolution))
             array = np.asarray(img, dtype=np.uint8)
+    except image_mod.DecompressionBombError as err:
+        raise SpecError("dataset", str(path), f"refused as a decompression bomb ({err}); "
+                        "shrink or remove the image") from None
     except (OSError, ValueError, SyntaxError) as err:
         raise SpecError("dataset", str(path), f"cannot decode image ({err})") from None
     return torch.from_numpy(array.transpose(2, 0, 1).copy())
