@@ -40,7 +40,6 @@ import copy
 import hashlib
 import itertools
 import json
-import math
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -62,18 +61,47 @@ from objectives.latency import (
 from search_space import Arch, SearchSpace, build_model, layers
 from search_space.arch import Stage
 from search_space.atomic_file import atomic_write
+from search_space.errors import SpecError
 from search_space.space_file import op_fields
+from search_space.validators import number
 
 TABLE_VERSION = 2  # 2: the stem's stride is part of its key
 CALIBRATION_ARCHS = 10  # whole networks timed per skeleton to scale the sums
 COLD_BYTES = 8 << 20  # weights cycled through per part: well above a core's L2
 MAX_COPIES = 16
+PART_MS = (1e-4, 1e7)  # a part's plausible ms per call: a Python call alone takes more than 0.1 us
+SCALES = (0.01, 100.0)  # whole network / sum of parts: seen 0.8-1.2, never 100x off
 
 
 def default_cache_dir() -> Path:
     """$NAS_SEARCH_CACHE/latency, else ~/.cache/nas-search/latency."""
     root = os.environ.get("NAS_SEARCH_CACHE")
     return (Path(root) if root else Path.home() / ".cache" / "nas-search") / "latency"
+
+
+def check_table_path(path: Path) -> None:
+    """The table file `path` can be written where it is: its folder is a folder (or can be
+    made), and the file itself, if there, is a regular file."""
+    folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise SpecError("cache_dir", str(folder), "is not a folder")
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise SpecError("cache_dir", str(folder), f"cannot be written ({existing} is not a "
+                        "writable folder)")
+    if path.exists() and not path.is_file():
+        raise SpecError("cache_dir", str(folder), f"holds {path.name}, the table's file, as "
+                        "something other than a regular file")
+
+
+def _plausible(values: object, field: str, bounds: tuple[float, float]) -> dict[str, float]:
+    """A table file's `field` mapping, each value a number within `bounds`, else SpecError."""
+    if not isinstance(values, dict):
+        raise SpecError(field, values, "must be a mapping")
+    low, high = bounds
+    for key, value in values.items():
+        number(f"{field}[{key!r}]", value, low, high)
+    return {str(k): float(v) for k, v in values.items()}
 
 
 def _conv_out(size: int, kernel: int, stride: int) -> int:
@@ -236,6 +264,8 @@ class LatencyTable:
         digest = hashlib.sha256(json.dumps(self.fingerprint, sort_keys=True).encode())
         self.path = (Path(cache_dir or default_cache_dir()) / f"{digest.hexdigest()[:16]}.json"
                      if persist else None)
+        if self.path is not None:
+            check_table_path(self.path)  # before minutes of timing, not at the save after
         self.entries: dict[str, float] = {}
         self.scales: dict[str, float] = {}  # skeleton -> measured / sum (see `calibrate`)
         self._load()
@@ -247,12 +277,13 @@ class LatencyTable:
             data = json.loads(self.path.read_text())
             if data.get("version") != TABLE_VERSION or data.get("fingerprint") != self.fingerprint:
                 return
-            entries = {str(k): float(v) for k, v in data.get("parts", {}).items()}
-            scales = {str(k): float(v) for k, v in data.get("scales", {}).items()}
         except (OSError, ValueError, TypeError, AttributeError):
             return  # a torn or foreign file: re-time rather than trust it
-        if all(math.isfinite(v) and v > 0 for v in (*entries.values(), *scales.values())):
-            self.entries, self.scales = entries, scales  # else damaged: re-time
+        try:  # this environment's table, but values no timing gives: refuse, do not re-time
+            self.entries = _plausible(data.get("parts", {}), "parts", PART_MS)
+            self.scales = _plausible(data.get("scales", {}), "scales", SCALES)
+        except SpecError as err:
+            raise err.with_source(str(self.path)) from None
 
     def save(self) -> None:
         """Write the table atomically (tmp file, then rename): readers never see half of it."""
