@@ -10,7 +10,7 @@ of a built model), with an input of the shape it sees inside the network.
 
 The table lives on disk as JSON (never pickle) in one file per environment: the file name is a
 hash of the `fingerprint`, so another device, thread count, batch, torch version or backend
-gets a fresh table instead of wrong numbers.
+gets a fresh table instead of wrong numbers (`objectives.latency_file` reads and writes it).
 
 Cold weights: timed alone and called again and again, a block finds its weights in the CPU's
 cache; inside a network the other blocks have evicted them since its last call. So a part runs
@@ -40,7 +40,6 @@ import copy
 import hashlib
 import itertools
 import json
-import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -58,50 +57,19 @@ from objectives.latency import (
     measure_archs,
     measure_module,
 )
+from objectives.latency_file import (
+    check_table_path,
+    default_cache_dir,
+    read_table,
+    write_table,
+)
 from search_space import Arch, SearchSpace, build_model, layers
 from search_space.arch import Stage
-from search_space.atomic_file import atomic_write
-from search_space.errors import SpecError
 from search_space.space_file import op_fields
-from search_space.validators import number
 
-TABLE_VERSION = 2  # 2: the stem's stride is part of its key
 CALIBRATION_ARCHS = 10  # whole networks timed per skeleton to scale the sums
 COLD_BYTES = 8 << 20  # weights cycled through per part: well above a core's L2
 MAX_COPIES = 16
-PART_MS = (1e-4, 1e7)  # a part's plausible ms per call: a Python call alone takes more than 0.1 us
-SCALES = (0.01, 100.0)  # whole network / sum of parts: seen 0.8-1.2, never 100x off
-
-
-def default_cache_dir() -> Path:
-    """$NAS_SEARCH_CACHE/latency, else ~/.cache/nas-search/latency."""
-    root = os.environ.get("NAS_SEARCH_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "nas-search") / "latency"
-
-
-def check_table_path(path: Path) -> None:
-    """The table file `path` can be written where it is: its folder is a folder (or can be
-    made), and the file itself, if there, is a regular file."""
-    folder = path.parent
-    if folder.exists() and not folder.is_dir():
-        raise SpecError("cache_dir", str(folder), "is not a folder")
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise SpecError("cache_dir", str(folder), f"cannot be written ({existing} is not a "
-                        "writable folder)")
-    if path.exists() and not path.is_file():
-        raise SpecError("cache_dir", str(folder), f"holds {path.name}, the table's file, as "
-                        "something other than a regular file")
-
-
-def _plausible(values: object, field: str, bounds: tuple[float, float]) -> dict[str, float]:
-    """A table file's `field` mapping, each value a number within `bounds`, else SpecError."""
-    if not isinstance(values, dict):
-        raise SpecError(field, values, "must be a mapping")
-    low, high = bounds
-    for key, value in values.items():
-        number(f"{field}[{key!r}]", value, low, high)
-    return {str(k): float(v) for k, v in values.items()}
 
 
 def _conv_out(size: int, kernel: int, stride: int) -> int:
@@ -271,28 +239,13 @@ class LatencyTable:
         self._load()
 
     def _load(self) -> None:
-        if self.path is None or not self.path.is_file():
-            return
-        try:
-            data = json.loads(self.path.read_text())
-            if data.get("version") != TABLE_VERSION or data.get("fingerprint") != self.fingerprint:
-                return
-        except (OSError, ValueError, TypeError, AttributeError):
-            return  # a torn or foreign file: re-time rather than trust it
-        try:  # this environment's table, but values no timing gives: refuse, do not re-time
-            self.entries = _plausible(data.get("parts", {}), "parts", PART_MS)
-            self.scales = _plausible(data.get("scales", {}), "scales", SCALES)
-        except SpecError as err:
-            raise err.with_source(str(self.path)) from None
+        if self.path is not None:
+            self.entries, self.scales = read_table(self.path, self.fingerprint)
 
     def save(self) -> None:
-        """Write the table atomically (tmp file, then rename): readers never see half of it."""
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"version": TABLE_VERSION, "fingerprint": self.fingerprint,
-                "parts": dict(sorted(self.entries.items())), "scales": self.scales}
-        atomic_write(self.path, lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
+        """Write the table to its file (atomically), if it has one."""
+        if self.path is not None:
+            write_table(self.path, self.fingerprint, (self.entries, self.scales))
 
     def missing(self, parts: Iterable[Part]) -> list[Part]:
         """The distinct `parts` the table has no time for yet."""

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from objectives.latency import LatencySetup
-from objectives.latency_table import TABLE_VERSION, LatencyTable, Part, arch_parts
+from objectives.latency_file import TABLE_VERSION
+from objectives.latency_table import LatencyTable, Part, arch_parts
 from search_space import Arch, SpecError, Stage, build_model, load_space
 
 TOY = Arch(stages=(Stage("mbconv", 1, 3, 1, 8, 1, 0.25, "id"),
