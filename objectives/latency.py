@@ -36,6 +36,7 @@ import ctypes
 import functools
 import itertools
 import platform
+import re
 import tempfile
 import time
 import warnings
@@ -101,8 +102,8 @@ class LatencySetup:
     sweeps: int = 2
 
     def __post_init__(self) -> None:
-        if not isinstance(self.device, str) or not (
-                self.device == "cpu" or self.device.split(":")[0] == "cuda"):
+        if not isinstance(self.device, str) or not re.fullmatch(r"cpu|cuda(:[0-9]+)?",
+                                                                self.device):
             raise SpecError("device", self.device, "must be cpu, cuda or cuda:N")
         integer("batch", self.batch, 1, MAX_BATCH)  # the proxy's bound: memory, not time
         for name in ("threads", "sweeps"):
@@ -150,6 +151,9 @@ def device_name(device: str) -> str:
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
             raise SpecError("device", device, "no CUDA device is visible here")
+        index, count = torch.device(device).index, torch.cuda.device_count()
+        if index is not None and index >= count:
+            raise SpecError("device", device, f"this machine shows {count} CUDA device(s)")
         return torch.cuda.get_device_name(torch.device(device))
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
