@@ -36,6 +36,7 @@ import ctypes
 import functools
 import itertools
 import platform
+import re
 import tempfile
 import time
 import warnings
@@ -48,9 +49,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from objectives.training.recipe import MAX_BATCH
 from search_space import Arch, build_model
+from search_space.arch import MAX_RESOLUTION
 from search_space.errors import SpecError, require
-from search_space.validators import choice, integer, positive
+from search_space.validators import choice, integer, number
 
 BACKENDS = ("torch", "onnxruntime")
 CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
@@ -62,6 +65,7 @@ PROTOCOL = 3  # bump when the timing protocol changes: old caches stop matching
 # and a steady allocator)
 MMAP_THRESHOLD = 32 << 20  # glibc's largest: batch-1 activations of 224-px nets stay in the heap
 TRIM_THRESHOLD = 1 << 30
+MAX_RUN_TIME = 60.0  # seconds per measurement: a table times hundreds, a minute each is days
 
 
 @dataclass(frozen=True)
@@ -98,13 +102,14 @@ class LatencySetup:
     sweeps: int = 2
 
     def __post_init__(self) -> None:
-        if not isinstance(self.device, str) or not (
-                self.device == "cpu" or self.device.split(":")[0] == "cuda"):
+        if not isinstance(self.device, str) or not re.fullmatch(r"cpu|cuda(:[0-9]+)?",
+                                                                self.device):
             raise SpecError("device", self.device, "must be cpu, cuda or cuda:N")
-        for name in ("batch", "threads", "sweeps"):
+        integer("batch", self.batch, 1, MAX_BATCH)  # the proxy's bound: memory, not time
+        for name in ("threads", "sweeps"):
             integer(name, getattr(self, name), 1)
         integer("warmup", self.warmup, 0)
-        positive("min_run_time", self.min_run_time)  # finite: inf would time forever
+        number("min_run_time", self.min_run_time, 0.0, MAX_RUN_TIME, low_open=True)
         choice("backend", self.backend, BACKENDS)
         choice("dtype", self.dtype, tuple(DTYPES))
         choice("estimate", self.estimate, ESTIMATES)
@@ -146,6 +151,9 @@ def device_name(device: str) -> str:
     if device.startswith("cuda"):
         if not torch.cuda.is_available():
             raise SpecError("device", device, "no CUDA device is visible here")
+        index, count = torch.device(device).index, torch.cuda.device_count()
+        if index is not None and index >= count:
+            raise SpecError("device", device, f"this machine shows {count} CUDA device(s)")
         return torch.cuda.get_device_name(torch.device(device))
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -287,6 +295,4 @@ def measure_arch(arch: Arch, setup: LatencySetup, resolution: int | None = None,
 
 def _side(arch: Arch, resolution: int | None) -> int:
     res = arch.resolution if resolution is None else resolution
-    if isinstance(res, bool) or not isinstance(res, int) or res < 8:
-        raise SpecError("resolution", res, "must be an integer >= 8 px")
-    return res
+    return integer("resolution", res, 8, MAX_RESOLUTION)

@@ -10,7 +10,7 @@ of a built model), with an input of the shape it sees inside the network.
 
 The table lives on disk as JSON (never pickle) in one file per environment: the file name is a
 hash of the `fingerprint`, so another device, thread count, batch, torch version or backend
-gets a fresh table instead of wrong numbers.
+gets a fresh table instead of wrong numbers (`objectives.latency_file` reads and writes it).
 
 Cold weights: timed alone and called again and again, a block finds its weights in the CPU's
 cache; inside a network the other blocks have evicted them since its last call. So a part runs
@@ -40,8 +40,6 @@ import copy
 import hashlib
 import itertools
 import json
-import math
-import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -59,21 +57,19 @@ from objectives.latency import (
     measure_archs,
     measure_module,
 )
+from objectives.latency_file import (
+    check_table_path,
+    default_cache_dir,
+    read_table,
+    write_table,
+)
 from search_space import Arch, SearchSpace, build_model, layers
 from search_space.arch import Stage
-from search_space.atomic_file import atomic_write
 from search_space.space_file import op_fields
 
-TABLE_VERSION = 2  # 2: the stem's stride is part of its key
 CALIBRATION_ARCHS = 10  # whole networks timed per skeleton to scale the sums
 COLD_BYTES = 8 << 20  # weights cycled through per part: well above a core's L2
 MAX_COPIES = 16
-
-
-def default_cache_dir() -> Path:
-    """$NAS_SEARCH_CACHE/latency, else ~/.cache/nas-search/latency."""
-    root = os.environ.get("NAS_SEARCH_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "nas-search") / "latency"
 
 
 def _conv_out(size: int, kernel: int, stride: int) -> int:
@@ -236,32 +232,20 @@ class LatencyTable:
         digest = hashlib.sha256(json.dumps(self.fingerprint, sort_keys=True).encode())
         self.path = (Path(cache_dir or default_cache_dir()) / f"{digest.hexdigest()[:16]}.json"
                      if persist else None)
+        if self.path is not None:
+            check_table_path(self.path)  # before minutes of timing, not at the save after
         self.entries: dict[str, float] = {}
         self.scales: dict[str, float] = {}  # skeleton -> measured / sum (see `calibrate`)
         self._load()
 
     def _load(self) -> None:
-        if self.path is None or not self.path.is_file():
-            return
-        try:
-            data = json.loads(self.path.read_text())
-            if data.get("version") != TABLE_VERSION or data.get("fingerprint") != self.fingerprint:
-                return
-            entries = {str(k): float(v) for k, v in data.get("parts", {}).items()}
-            scales = {str(k): float(v) for k, v in data.get("scales", {}).items()}
-        except (OSError, ValueError, TypeError, AttributeError):
-            return  # a torn or foreign file: re-time rather than trust it
-        if all(math.isfinite(v) and v > 0 for v in (*entries.values(), *scales.values())):
-            self.entries, self.scales = entries, scales  # else damaged: re-time
+        if self.path is not None:
+            self.entries, self.scales = read_table(self.path, self.fingerprint)
 
     def save(self) -> None:
-        """Write the table atomically (tmp file, then rename): readers never see half of it."""
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {"version": TABLE_VERSION, "fingerprint": self.fingerprint,
-                "parts": dict(sorted(self.entries.items())), "scales": self.scales}
-        atomic_write(self.path, lambda tmp: tmp.write_text(json.dumps(data, indent=1)))
+        """Write the table to its file (atomically), if it has one."""
+        if self.path is not None:
+            write_table(self.path, self.fingerprint, (self.entries, self.scales))
 
     def missing(self, parts: Iterable[Part]) -> list[Part]:
         """The distinct `parts` the table has no time for yet."""

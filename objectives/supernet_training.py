@@ -43,6 +43,7 @@ from objectives.training import (
     torch_threads,
     train_step,
 )
+from objectives.training.recipe import MAX_EPOCHS
 from search_space import Arch, SearchSpace, Supernet
 from search_space.atomic_file import atomic_write
 from search_space.errors import SpecError
@@ -87,7 +88,8 @@ class SupernetConfig:
         integer("holdout", self.holdout, minimum=0)  # ALL_HELD_OUT: every one
         if not isinstance(self.distill, bool):
             raise SpecError("distill", self.distill, "must be true or false")
-        for name in ("epochs", "batch", "actors", "workers"):
+        integer("epochs", self.epochs, 1, MAX_EPOCHS)  # the proxy's bound
+        for name in ("batch", "actors", "workers"):
             integer(name, getattr(self, name), minimum=1)
         integer("calibration", self.calibration, minimum=2)  # train-mode BN needs 2 images
         choice("sampling", self.sampling, SAMPLINGS)

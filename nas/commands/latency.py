@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
+from collections.abc import Iterator
 
 HELP = "measure inference latency of an arch, or build/validate a space's per-block table"
 
@@ -43,17 +45,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _setup(args: argparse.Namespace):
     from objectives.latency import LatencySetup
-    from search_space import SpecError
+    from search_space.arch import MAX_RESOLUTION
+    from search_space.validators import integer
 
-    if args.resolution is not None and args.resolution < 8:
-        raise SpecError("--resolution", args.resolution, "must be >= 8 px")
-    try:
+    if args.resolution is not None:  # the bound of configs and block tables
+        integer("--resolution", args.resolution, 8, MAX_RESOLUTION)
+    with _flags():
         return LatencySetup(device=args.device, batch=args.batch, threads=args.threads,
                             backend=args.backend, dtype=args.dtype,
                             channels_last=args.channels_last, clock=args.clock,
                             min_run_time=args.min_run_time, estimate=args.estimate,
                             sweeps=args.sweeps)
+
+
+@contextlib.contextmanager
+def _flags() -> Iterator[None]:
+    """A setup's field (``min_run_time``) named as its flag (``--min-run-time``)."""
+    from search_space import SpecError
+
+    try:
+        yield
     except SpecError as err:
+        if err.source:  # a file's own key (a latency table's): not a flag
+            raise
         raise SpecError(f"--{err.field.replace('_', '-')}", err.value, err.reason) from None
 
 
@@ -73,7 +87,8 @@ def _arch(args: argparse.Namespace, setup) -> int:
     from search_space import load_arch
 
     arch = load_arch(args.arch)
-    result = measure_arch(arch, setup, args.resolution)
+    with _flags():  # e.g. --device cuda where none is visible
+        result = measure_arch(arch, setup, args.resolution)
     res = arch.resolution if args.resolution is None else args.resolution
     if args.json:
         print(json.dumps({"arch": arch.name or args.arch, "resolution": res,
@@ -94,7 +109,8 @@ def _space(args: argparse.Namespace, setup) -> int:
     from search_space import load_space
 
     space = load_space(args.space)
-    table = LatencyTable(setup, args.cache_dir, args.resolution)
+    with _flags():  # the device and the cache folder, checked before any timing
+        table = LatencyTable(setup, args.cache_dir, args.resolution)
     start = time.perf_counter()
     with _Stages(quiet=args.json) as progress:
         if args.validate is None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import experiments
 from nas.config.search import SearchConfig
+from nas.config.tracking import check_tracking_store
 from nas.schema import from_data
 from objectives.data import is_cache, open_cache
 from search_space.errors import SpecError
@@ -84,7 +85,8 @@ def apply_override(data: Any, item: str, flag: str = "--set") -> dict:
 
 
 def check_reachable(config: SearchConfig, timeout: float = 3.0) -> None:
-    """Fail fast, before Ray starts, when the data path or the cluster address is wrong."""
+    """Fail fast, before Ray starts, when the data path, the tracking store or the cluster
+    address is wrong."""
     dataset = config.proxy.dataset
     if dataset != "synthetic" and not Path(dataset).is_dir():
         raise SpecError("proxy.dataset", dataset, "no such folder (use 'synthetic', a CIFAR-10 "
@@ -92,6 +94,7 @@ def check_reachable(config: SearchConfig, timeout: float = 3.0) -> None:
     if dataset != "synthetic" and is_cache(dataset):  # verified once here, not in every trial
         open_cache(dataset).check_resolution(config.proxy.resolution,
                                              config.proxy.resize_cache or bool(config.grid))
+    check_tracking_store(config.tracking, timeout)
     if config.address and config.address != "auto":
         host, _, port = config.address.rpartition(":")
         if not host or not port.isdigit():

@@ -57,11 +57,11 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
         parts: (space, controller, budget) instead of the config's space and controller: a
             study's enumerated space, or the scaling grid's (`nas.api.search`).
     """
-    _check(config, parts)  # everything below fails, if it must, before Ray starts
+    table = _check(config, parts)  # everything below fails, if it must, before Ray starts
     parts = parts or _parts(config)
     space, _, budget = parts
-    run = _open_run(config, output, resume, space)
-    ledger, table = _ledger(config, run, parts, resume)
+    run = _open_run(config, output, resume, space)  # the first file written
+    ledger = _ledger(config, run, parts, resume, table)
     if ledger.remaining == 0 and not retrain_left(config, ledger.rows):
         run.write_tables()  # a driver killed right after its last trial left them stale
         return run
@@ -81,27 +81,28 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
     return run
 
 
-def _check(config: SearchConfig, parts: tuple | None) -> None:
+def _check(config: SearchConfig, parts: tuple | None) -> LatencyTable | None:
+    """The preflight checks; returns the search's latency table (None: the cost is FLOPs)."""
     if config.grid is not None and parts is None:
         raise ValueError("a scaling grid runs through nas.api.search, which builds its parts")
-    preflight(config)
+    table = preflight(config)
     check_installed(config.tracking)
     if config.evaluate:
         load_evaluator(config.evaluate)
+    return table
 
 
-def _ledger(config: SearchConfig, run: RunDir, parts: tuple, resume: bool
-            ) -> tuple[Ledger, LatencyTable | None]:
-    """The ledger over `parts` (space, controller, budget), restored on resume, and the
-    latency table its rows are looked up in (None: the cost is FLOPs)."""
+def _ledger(config: SearchConfig, run: RunDir, parts: tuple, resume: bool,
+            table: LatencyTable | None) -> Ledger:
+    """The ledger over `parts` (space, controller, budget), restored on resume, its rows'
+    latency looked up in `table` (None: the cost is FLOPs)."""
     space, controller, budget = parts
-    table = latency_table(config) if config.objective.metric == "latency" else None
     ledger = Ledger(controller, space if table is None else WithLatency(space, table), run,
                     budget, config.objective, (config.resources.cpu, config.resources.gpu),
                     epochs=config.proxy.epochs)
     if resume:
         ledger.restore()
-    return ledger, table
+    return ledger
 
 
 def _drive(config: SearchConfig, run: RunDir, ledger: Ledger, space: SearchSpace,
@@ -138,12 +139,6 @@ def _row_sink(watch: TrialProgress, config: SearchConfig, run: RunDir,
             keeper.offer(row)
 
     return on_row
-
-
-def latency_table(config: SearchConfig) -> LatencyTable:
-    """The search's latency table (read from its cache; `build_table` fills what is missing)."""
-    latency = config.objective.latency  # the measuring setup itself
-    return LatencyTable(latency, latency.cache_dir, num_classes=config.objective.num_classes)
 
 
 def _parts(config: SearchConfig) -> tuple[SearchSpace, AskTell, int]:

@@ -24,6 +24,7 @@ from search_space.validators import choice, fraction, integer, number, positive
 OPTIMIZERS = ("sgd", "rmsprop", "adamw")
 SCHEDULES = ("cosine", "exponential")
 MAX_BATCH = 1 << 14  # beyond any one process's memory at proxy resolutions
+MAX_EPOCHS = 10_000  # ImageNet recipes train 350-600; more is a typo that trains for ever
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class ProxyConfig:
     resize_cache: bool = False
 
     def __post_init__(self) -> None:
-        integer("epochs", self.epochs, 1)
+        integer("epochs", self.epochs, 1, MAX_EPOCHS)
         integer("resolution", self.resolution, 8, MAX_RESOLUTION)
         integer("batch_size", self.batch_size, 1, MAX_BATCH)
         for name in ("seed", "data_seed", "num_workers", "bn_calibration"):

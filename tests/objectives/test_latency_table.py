@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 
+import pytest
 import torch
 
 from objectives.latency import LatencySetup
-from objectives.latency_table import TABLE_VERSION, LatencyTable, Part, arch_parts
-from search_space import Arch, Stage, build_model, load_space
+from objectives.latency_file import TABLE_VERSION
+from objectives.latency_table import LatencyTable, Part, arch_parts
+from search_space import Arch, SpecError, Stage, build_model, load_space
 
 TOY = Arch(stages=(Stage("mbconv", 1, 3, 1, 8, 1, 0.25, "id"),
                    Stage("mbconv", 6, 5, 2, 16, 1, 0.0, "id")),
@@ -50,9 +53,10 @@ def test_a_foreign_cache_file_is_re_timed_not_a_traceback(tmp_path):
     table = LatencyTable(LatencySetup(), tmp_path)
     table.path.write_text("[1, 2]")
     assert LatencyTable(LatencySetup(), tmp_path).entries == {}
-    # the right file, damaged: a NaN scale or a negative time is not trusted either
-    for parts, scales in (({"p": 1.0}, {"k": "nan"}), ({"p": -1.0}, {})):
+    # the right file, damaged: a NaN scale or a negative time is refused, naming file and key
+    for parts, scales, key in (({"p": 1.0}, {"k": "nan"}, "scales['k']"),
+                               ({"p": -1.0}, {}, "parts['p']")):
         table.path.write_text(json.dumps({"version": TABLE_VERSION, "parts": parts,
                                           "fingerprint": table.fingerprint, "scales": scales}))
-        reread = LatencyTable(LatencySetup(), tmp_path)
-        assert reread.entries == {} and reread.scales == {}
+        with pytest.raises(SpecError, match=re.escape(f"{table.path}: {key} = ")):
+            LatencyTable(LatencySetup(), tmp_path)
