@@ -247,7 +247,7 @@ def _evaluation(study: Study, setting: str) -> tuple:
 
 def _from_run(run: RunDir, k: int) -> tuple[list[Arch], list[tuple[int, ...]]]:
     """`k` trained archs of a run, spread evenly over its reward ranks (best first)."""
-    rows = [r for r in run.rows() if r["status"] in SCORED and r.get("reward") is not None]
+    rows = [r for r in run.rows(needs=("tokens",)) if r["status"] in SCORED and r.get("reward") is not None]
     unique: dict[Arch, dict] = {}
     for row in sorted(rows, key=lambda r: -r["reward"]):
         unique.setdefault(Arch.from_yaml(row["arch"]), row)
