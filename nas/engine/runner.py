@@ -14,7 +14,7 @@ import controllers
 from controllers import AskTell
 from nas.config import SearchConfig
 from nas.engine.latency_actor import WithLatency, build_table, table_archs, table_parts
-from nas.engine.oneshot import retrain_left, run_oneshot
+from nas.engine.oneshot import check_supernet, retrain_left, run_oneshot
 from nas.engine.preflight import check_cluster, preflight
 from nas.engine.ray_session import ray_session
 from nas.engine.searcher import ControllerSearcher
@@ -61,6 +61,7 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
     parts = parts or _parts(config)
     space, _, budget = parts
     run = _open_run(config, output, resume, space)
+    check_supernet(config, run, space)  # damaged: one line, before search.pt is rewritten
     ledger, table = _ledger(config, run, parts, resume)
     if ledger.remaining == 0 and not retrain_left(config, ledger.rows):
         run.write_tables()  # a driver killed right after its last trial left them stale
