@@ -26,14 +26,7 @@ from nas.ledger.results import load_results, ranked
 from nas.ledger.run_dir import RunDir
 from nas.schema import from_data, to_data
 from nas.studies.enumerated import Entry
-from nas.studies.study_dir import (
-    Overrides,
-    default_output,
-    read_study,
-    recorded_in,
-    reopen,
-    same_study,
-)
+from nas.studies.study_dir import default_output, read_study, recorded_in, reopen, same_study
 from nas.studies.study_run import study_rows
 from search_space import Arch, load_arch
 from search_space.errors import SpecError
@@ -88,7 +81,7 @@ class Comparison:
 
 
 def make_comparison(run_dir: Path, reference: Arch, top: int, epochs: int | None,
-                    seeds: int, overrides: Overrides = ()) -> Comparison:
+                    seeds: int, overrides: list[str | tuple[str, str]] = ()) -> Comparison:
     """The run's top `top` distinct archs and `reference`, at `epochs` (default 3x the proxy)."""
     from nas.config import load_config
 
@@ -183,7 +176,7 @@ def verdict(summary: dict[str, Any]) -> str:
 
 
 def open_comparison(args: argparse.Namespace,
-                    overrides: Overrides) -> tuple[Comparison, Path, bool]:
+                    overrides: list[str | tuple[str, str]]) -> tuple[Comparison, Path, bool]:
     """(comparison, its folder, whether it resumes) for `nas-search compare`: the comparison
     recorded in RUN_DIR itself or in the output folder resumes; else a new one starts."""
     output = Path(args.output) if args.output else default_output("compare", Path(args.run_dir))
@@ -197,7 +190,7 @@ def open_comparison(args: argparse.Namespace,
     return comparison, resume_dir, True
 
 
-def _asked(args: argparse.Namespace, overrides: Overrides) -> Comparison:
+def _asked(args: argparse.Namespace, overrides: list[str | tuple[str, str]]) -> Comparison:
     if not args.reference:
         raise SpecError("--reference", None, "required: the architecture to beat")
     return make_comparison(Path(args.run_dir), load_arch(args.reference),
