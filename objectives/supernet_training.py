@@ -165,10 +165,27 @@ def load_checkpoint(path: Path, space: SearchSpace | None = None) -> dict[str, A
                         f"cannot be read ({type(err).__name__})") from None
     if not isinstance(state, dict) or any(key not in state for key in CHECKPOINT_KEYS):
         raise SpecError("supernet checkpoint", str(path), "not a supernet this program saved")
+    try:
+        _check_fields(state)
+    except SpecError as err:
+        raise err.with_source(str(path)) from None
     if space is not None and state["space"] != space.name:
         raise SpecError("supernet checkpoint", str(path),
                         f"was trained on space {state['space']}, not {space.name}")
     return state
+
+
+def _check_fields(state: dict[str, Any]) -> None:
+    """The plain data a checkpoint's readers use (a resume counts on `epoch`)."""
+    integer("epoch", state["epoch"], minimum=0)
+    integer("num_classes", state["num_classes"], minimum=1)
+    if not isinstance(state["space"], str):
+        raise SpecError("space", state["space"], "must be a space's name")
+    if not isinstance(state["history"], list):
+        raise SpecError("history", state["history"], "must be a list of epochs")
+    for key in ("supernet", "optimizer"):
+        if not isinstance(state[key], dict):
+            raise SpecError(key, type(state[key]).__name__, "must be a state dict")
 
 
 def train_supernet(space: SearchSpace, proxy: ProxyConfig, cfg: SupernetConfig,

@@ -18,9 +18,10 @@ def add_study_arguments(parser: argparse.ArgumentParser, set_help: str,
     parser.add_argument("--address", help="an existing Ray cluster's head, host:port")
 
 
-def study_overrides(args: argparse.Namespace) -> list[str]:
-    """The --set overrides, with --address as one more."""
-    return list(args.overrides) + ([f"address={args.address}"] if args.address else [])
+def study_overrides(args: argparse.Namespace) -> list[str | tuple[str, str]]:
+    """The --set overrides, with --address as one more (errors in it name --address)."""
+    return list(args.overrides) + ([("--address", f"address={args.address}")]
+                                   if args.address else [])
 
 
 def add_launch_arguments(parser: argparse.ArgumentParser, default: str, text: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import socket
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,18 +30,30 @@ def config_path(name_or_path: str) -> Path:
     return path
 
 
-def load_config(name_or_path: str = "demo", overrides: list[str] = ()) -> SearchConfig:
-    """Read, override and validate an experiment config."""
+def load_config(name_or_path: str = "demo",
+                overrides: Sequence[str | tuple[str, str]] = ()) -> SearchConfig:
+    """Read, override and validate an experiment config. An override is `key=value` (from
+    --set) or (flag, `key=value`): an error in a value it set names its flag, not the file."""
     path = config_path(name_or_path)
     data = read_yaml(path, "config")
     data = {} if data is None else data
+    flags = {}
     for item in overrides:
-        data = apply_override(data, item)
+        flag, item = item if isinstance(item, tuple) else ("--set", item)
+        data = apply_override(data, item, flag)
+        flags[item.partition("=")[0]] = flag
     try:
         config = from_data(SearchConfig, data)
     except SpecError as err:
-        raise err.with_source(str(path)) from None
+        flag = next((f for key, f in flags.items() if _nested(err.field, key)), None)
+        raise (err.within(f"{flag} ") if flag else err.with_source(str(path))) from None
     return _absolute_paths(config)
+
+
+def _nested(field: str, key: str) -> bool:
+    """Whether `field` (an error's) and `key` (an override's) are one key or one holds the
+    other (`proxy` and `proxy.epochs`)."""
+    return any(a == b or a.startswith((f"{b}.", f"{b}[")) for a, b in ((field, key), (key, field)))
 
 
 def without_address(config: SearchConfig) -> SearchConfig:

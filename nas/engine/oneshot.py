@@ -60,6 +60,14 @@ def retrain_choice(rows: list[dict[str, Any]], k: int) -> list[list[int]]:
     return [list(t) for t in best if t not in done]
 
 
+def check_supernet(config: SearchConfig, run: RunDir, space: SearchSpace) -> None:
+    """A resumed run's supernet.pt must load into its space (a `SpecError` naming the file and
+    key otherwise): found out before Ray starts, not once the search is under way."""
+    checkpoint = run.path / SUPERNET_FILE
+    if config.evaluator == EVALUATOR and checkpoint.is_file():
+        load_checkpoint(checkpoint, space)
+
+
 def trained_supernet(config: SearchConfig, run: RunDir, space: SearchSpace,
                      progress: Callable[[str], None] = print) -> Supernet:
     """The run's supernet: loaded if fully trained, else trained from its last epoch on."""

@@ -14,7 +14,7 @@ import controllers
 from controllers import AskTell
 from nas.config import SearchConfig
 from nas.engine.latency_actor import WithLatency, build_table, table_archs, table_parts
-from nas.engine.oneshot import retrain_left, run_oneshot
+from nas.engine.oneshot import check_supernet, retrain_left, run_oneshot
 from nas.engine.preflight import check_cluster, preflight
 from nas.engine.ray_session import ray_session
 from nas.engine.searcher import ControllerSearcher
@@ -122,7 +122,9 @@ def _drive(config: SearchConfig, run: RunDir, ledger: Ledger, space: SearchSpace
 def _open_run(config: SearchConfig, output: str | Path | None, resume: bool,
               space: SearchSpace) -> RunDir:
     if resume:
-        return RunDir.open(output)
+        run = RunDir.open(output)
+        check_supernet(config, run, space)  # damaged: one line, before search.pt is rewritten
+        return run
     return RunDir.create(output or default_output(config), config.to_yaml(),
                          {"reference.yaml": space.reference.to_yaml()})
 

@@ -116,7 +116,7 @@ class Ledger:
 
     def restore(self) -> None:
         """Continue from the run directory (see the module docstring); safe to repeat."""
-        self.rows = self.run.rows()
+        self.rows = self.run.rows(needs=("tokens",))  # replayed by their tokens
         self.best = _best(self.rows)
         self._pending = {}
         state = self.run.load_state()  # None: killed before anything was saved

@@ -45,11 +45,18 @@ COLUMNS = ("trial_id", "status", "reason", "accuracy", "flops", "params", "rewar
 
 # journal fields every row has, and what they must hold
 TEXT, NUMBER, OPTIONAL_NUMBER = "text", "a finite number", "a finite number or null"
-OPTIONAL_TEXT = "text or null"
+OPTIONAL_TEXT, INTEGER, INTEGERS = "text or null", "an integer", "a list of integers"
 ROW_FIELDS = {"trial_id": TEXT, "status": TEXT, "reason": OPTIONAL_TEXT,
               "accuracy": OPTIONAL_NUMBER, "flops": NUMBER, "params": NUMBER,
               "reward": OPTIONAL_NUMBER, "train_seconds": NUMBER, "arch": TEXT}
-OPTIONAL_FIELDS = {"cpus": NUMBER, "gpus": NUMBER}  # checked when present
+# checked when present: what the driver writes (rows of older versions may lack some), and
+# the columns of a study's or a grid's rows that the verbs read
+OPTIONAL_FIELDS = {"cpus": NUMBER, "gpus": NUMBER, "tokens": INTEGERS, "finished_at": NUMBER,
+                   "epochs": OPTIONAL_NUMBER, "proxy_resolution": OPTIONAL_NUMBER,
+                   "latency_ms": OPTIONAL_NUMBER, "evaluator": TEXT,
+                   "alpha": NUMBER, "beta": NUMBER, "gamma": NUMBER, "phi": NUMBER,
+                   "arch_id": INTEGER, "setting": TEXT, "seed": INTEGER, "arch_tokens": INTEGERS,
+                   "candidate": TEXT, "arch_name": TEXT, "search_reward": OPTIONAL_NUMBER}
 
 
 class RunDir:
@@ -112,8 +119,9 @@ class RunDir:
     def journal(self) -> Path:
         return self.path / "trials.jsonl"
 
-    def rows(self) -> list[dict[str, Any]]:
-        """Every finished trial, in the order they finished.
+    def rows(self, needs: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """Every finished trial, in the order they finished; each must have the fields in
+        `needs` too (those optional in a row that a reader cannot do without).
 
         Only a torn last line (the driver died writing it: no newline, not a row) is skipped;
         any other line that is not a whole row is a `SpecError` naming the file and line.
@@ -122,8 +130,8 @@ class RunDir:
             return []
         data = self._journal_bytes()
         *lines, tail = data.split(b"\n")
-        rows = [self._row(i, line) for i, line in enumerate(lines, 1)]
-        last = _parse_row(tail) if tail else None
+        rows = [self._row(i, line, needs) for i, line in enumerate(lines, 1)]
+        last = _parse_row(tail, needs) if tail else None
         return rows if last is None else [*rows, last]  # whole, only its newline was lost
 
     def _journal_bytes(self) -> bytes:
@@ -133,9 +141,9 @@ class RunDir:
             raise SpecError("trials.jsonl", str(self.journal), f"cannot read the journal "
                             f"({err.strerror or err})", str(self.journal)) from None
 
-    def _row(self, number: int, line: bytes) -> dict[str, Any]:
+    def _row(self, number: int, line: bytes, needs: tuple[str, ...]) -> dict[str, Any]:
         try:
-            return _check_row(json.loads(line))
+            return _check_row(json.loads(line), needs)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             raise SpecError(f"line {number}", _shown(line), "damaged: not a JSON row",
                             str(self.journal)) from None
@@ -237,34 +245,47 @@ def _driver_info(path: Path) -> dict[str, Any]:
     return info
 
 
-def _check_row(row: Any) -> dict[str, Any]:
+def _check_row(row: Any, needs: tuple[str, ...] = ()) -> dict[str, Any]:
     if not isinstance(row, dict):
         raise SpecError("(row)", row, "must be a JSON object")
-    present = {k: v for k, v in OPTIONAL_FIELDS.items() if k in row}
-    for key, kind in {**ROW_FIELDS, **present}.items():
-        value = row.get(key)
+    for key in (*ROW_FIELDS, *needs):
         if key not in row:
             raise SpecError(key, None, "missing")
-        if kind in (TEXT, OPTIONAL_TEXT):
-            if not (isinstance(value, str) or (value is None and kind == OPTIONAL_TEXT)):
-                raise SpecError(key, value, f"must be {kind}")
-        elif not (value is None and kind == OPTIONAL_NUMBER) and not (
-                isinstance(value, (int, float)) and not isinstance(value, bool)
-                and math.isfinite(value)):
-            raise SpecError(key, value, f"must be {kind}")
-    tokens = row.get("tokens", [])
-    if not (isinstance(tokens, list) and all(type(t) is int for t in tokens)):
-        raise SpecError("tokens", tokens, "must be a list of integers")
+    kinds = {**ROW_FIELDS, **{k: v for k, v in OPTIONAL_FIELDS.items() if k in row}}
+    for key, kind in kinds.items():
+        if not _holds(row[key], kind):
+            raise SpecError(key, row[key], f"must be {kind}")
+    _check_trial_id(row["trial_id"])
     if row["status"] in SCORED and (row["accuracy"] is None or row["reward"] is None):
         raise SpecError("accuracy", row["accuracy"], f"a {row['status']} trial has an accuracy "
                         "and a reward")
     return row
 
 
-def _parse_row(line: bytes) -> dict[str, Any] | None:
+def _holds(value: Any, kind: str) -> bool:
+    """Whether a journal value is of `kind` (TEXT, NUMBER, ...)."""
+    if value is None and kind in (OPTIONAL_TEXT, OPTIONAL_NUMBER):
+        return True
+    if kind in (TEXT, OPTIONAL_TEXT):
+        return isinstance(value, str)
+    if kind == INTEGER:
+        return type(value) is int
+    if kind == INTEGERS:
+        return isinstance(value, list) and all(type(t) is int for t in value)
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _check_trial_id(trial_id: str) -> None:
+    """A trial id names files in the run directory (its kept weights): a plain name only."""
+    if trial_id in ("", ".", "..") or any(c in trial_id for c in "/\\\0"):
+        raise SpecError("trial_id", trial_id, "must be a plain name (no '/', '\\', '..')")
+
+
+def _parse_row(line: bytes, needs: tuple[str, ...] = ()) -> dict[str, Any] | None:
     """The row on `line`, or None when it is not a whole, valid row."""
     try:
-        return _check_row(json.loads(line))
+        return _check_row(json.loads(line), needs)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError, SpecError):
         return None
 

@@ -156,9 +156,13 @@ def _decision_section(view: RunView) -> tuple[str, str] | None:
     return ("What the controller learned", _img(fig, "option shares per decision"))
 
 
+FIDELITY_HEADING = "Proxy fidelity: short vs long training (accuracy, mean over seeds)"
+
+
 def _fidelity_figures(view: RunView) -> list[tuple[str, str]]:
     """`nas-search fidelity`'s table, in this run directory or its fidelity/ folder: each
-    architecture's short vs long proxy accuracy (means over seeds) and the rank statistics."""
+    architecture's short vs long proxy accuracy (means over seeds) and the rank statistics.
+    A table the report cannot read leaves the section out (with a note where it says why)."""
     found = [p for p in (view.run.path / "fidelity.csv",
                          view.run.path / "fidelity" / "fidelity.csv") if p.is_file()]
     if not found:
@@ -171,22 +175,31 @@ def _fidelity_figures(view: RunView) -> list[tuple[str, str]]:
         return []
     if "status" in table:
         table = table[table["status"] == "ok"]
-    means = table.groupby(["arch_id", "setting"])["accuracy"].mean().unstack()
+    accuracy = pd.to_numeric(table["accuracy"], errors="coerce")
+    if accuracy.isna().any():  # hand-edited: say which value, not a traceback
+        bad = table["accuracy"][accuracy.isna()].iloc[0]
+        return [(FIDELITY_HEADING, f"<p>left out: {html.escape(str(found[0]))}: column "
+                 f"accuracy holds {html.escape(repr(bad))}, not a number</p>")]
+    means = table.assign(accuracy=accuracy).groupby(["arch_id", "setting"])["accuracy"]
+    means = means.mean().unstack()
     if not {"short", "long"} <= set(means.columns):
         return []
-    summary = found[0].with_suffix(".json")
-    try:
-        stats = json.loads(summary.read_text()) if summary.is_file() else {}
-    except (OSError, ValueError):
-        stats = {}
-    stats = stats if isinstance(stats, dict) else {}
+    stats = _fidelity_stats(found[0].with_suffix(".json"))
     tau = stats.get("kendall_tau")
     title = "proxy fidelity" + (f": Kendall tau {tau:.2f}"
                                 if isinstance(tau, (int, float)) else "")
     img = _img(plots.scatter_figure(means, "short", "long", title), "proxy fidelity")
     rows = list(stats.items())
-    return [("Proxy fidelity: short vs long training (accuracy, mean over seeds)",
-             img + (_html_table(["figure", "value"], rows) if rows else ""))]
+    return [(FIDELITY_HEADING, img + (_html_table(["figure", "value"], rows) if rows else ""))]
+
+
+def _fidelity_stats(summary: Path) -> dict:
+    """fidelity.json's figures ({} when it is missing or unreadable)."""
+    try:
+        stats = json.loads(summary.read_text()) if summary.is_file() else {}
+    except (OSError, ValueError):
+        stats = {}
+    return stats if isinstance(stats, dict) else {}
 
 
 def top_table(view: RunView, k: int = TOP_K) -> str:

@@ -30,6 +30,7 @@ from nas.studies.study_dir import default_output, read_study, recorded_in, reope
 from nas.studies.study_run import study_rows
 from search_space import Arch, load_arch
 from search_space.errors import SpecError
+from search_space.validators import integer
 
 STUDY_FILE = "compare-study.yaml"
 REFERENCE = "reference"
@@ -72,14 +73,15 @@ class Comparison:
             rows = data["candidates"]
             return cls(from_data(SearchConfig, data["config"]), tuple(r["label"] for r in rows),
                        tuple(Arch.from_dict(r["arch"]) for r in rows),
-                       tuple(r["search_reward"] for r in rows), int(data["seeds"]),
-                       int(data.get("top", len(rows) - 1)))
+                       tuple(r["search_reward"] for r in rows),
+                       integer("seeds", data["seeds"], minimum=1),
+                       integer("top", data.get("top", len(rows) - 1), minimum=1))
 
         return read_study(path, build)
 
 
 def make_comparison(run_dir: Path, reference: Arch, top: int, epochs: int | None,
-                    seeds: int, overrides: list[str] = ()) -> Comparison:
+                    seeds: int, overrides: list[str | tuple[str, str]] = ()) -> Comparison:
     """The run's top `top` distinct archs and `reference`, at `epochs` (default 3x the proxy)."""
     from nas.config import load_config
 
@@ -174,7 +176,7 @@ def verdict(summary: dict[str, Any]) -> str:
 
 
 def open_comparison(args: argparse.Namespace,
-                    overrides: list[str]) -> tuple[Comparison, Path, bool]:
+                    overrides: list[str | tuple[str, str]]) -> tuple[Comparison, Path, bool]:
     """(comparison, its folder, whether it resumes) for `nas-search compare`: the comparison
     recorded in RUN_DIR itself or in the output folder resumes; else a new one starts."""
     output = Path(args.output) if args.output else default_output("compare", Path(args.run_dir))
@@ -188,7 +190,7 @@ def open_comparison(args: argparse.Namespace,
     return comparison, resume_dir, True
 
 
-def _asked(args: argparse.Namespace, overrides: list[str]) -> Comparison:
+def _asked(args: argparse.Namespace, overrides: list[str | tuple[str, str]]) -> Comparison:
     if not args.reference:
         raise SpecError("--reference", None, "required: the architecture to beat")
     return make_comparison(Path(args.run_dir), load_arch(args.reference),

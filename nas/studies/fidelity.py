@@ -37,12 +37,20 @@ from nas.ledger.run_dir import SCORED, RunDir
 from nas.schema import from_data, to_data
 from nas.studies.enumerated import Entry
 from nas.studies.rank_agreement import CSV_COLUMNS, Job, make_jobs, sample_archs, spread_ranks
-from nas.studies.study_dir import default_output, read_study, recorded_in, reopen, same_study
+from nas.studies.study_dir import (
+    Overrides,
+    default_output,
+    read_study,
+    recorded_in,
+    reopen,
+    same_study,
+)
 from nas.studies.study_run import study_rows
 from objectives import ProxyConfig, SupernetConfig
 from search_space import Arch
 from search_space.atomic_file import atomic_write
 from search_space.errors import SpecError
+from search_space.validators import integer
 
 STUDY_FILE = "fidelity-study.yaml"
 
@@ -113,7 +121,8 @@ class Study:
             supernet = data.get("long_supernet")  # absent from studies before evaluators
             return cls(config, from_data(ProxyConfig, data["long_proxy"]),
                        tuple(Arch.from_dict(a["arch"]) for a in data["archs"]),
-                       tuple(tuple(a["tokens"]) for a in data["archs"]), int(data["seeds"]),
+                       tuple(tuple(a["tokens"]) for a in data["archs"]),
+                       integer("seeds", data["seeds"], minimum=1),
                        tuple(data["long"]), data.get("long_evaluator", "proxy"),
                        config.supernet if supernet is None
                        else from_data(SupernetConfig, supernet))
@@ -189,7 +198,7 @@ def check_long(long: list[str]) -> None:
 
 
 def study_from_source(source: str, archs: int, seeds: int, long: list[str],
-                      overrides: list[str]) -> tuple[Study, Any, Path | None]:
+                      overrides: Overrides) -> tuple[Study, Any, Path | None]:
     """(study, its source space's reference arch, the run dir it came from or None)."""
     from nas.engine.runner import build_space
 
@@ -201,7 +210,8 @@ def study_from_source(source: str, archs: int, seeds: int, long: list[str],
     path = RunDir.open(run_dir).path / "config.yaml" if run_dir else config_path(source)
     check_long(long)
     config = load_config(str(path), overrides)
-    long_config = load_config(str(path), [*overrides, *long])
+    long_config = load_config(str(path), [*overrides, *(("--long", item) for item in long)])
+    _preflight_long(config, long_config)
     if run_dir is None:
         space = build_space(config)
         picked = sample_archs(space, archs, config.seed)
@@ -227,6 +237,18 @@ def study_from_source(source: str, archs: int, seeds: int, long: list[str],
     return study, reference, run_dir
 
 
+def _preflight_long(config: SearchConfig, long_config: SearchConfig) -> None:
+    """The long setting's config is checked as a run's is (`preflight`), before anything is
+    written: an error in what --long changed names it."""
+    from nas.engine.preflight import preflight
+
+    preflight(config)
+    try:
+        preflight(long_config)
+    except SpecError as err:
+        raise err.within("--long ") from None
+
+
 # What does not change a setting's scores: how fast it runs, how it is batched across actors.
 # (a supernet trains supernet.epochs, not the recipe's epochs, and its paths run without
 # drop_path)
@@ -247,7 +269,8 @@ def _evaluation(study: Study, setting: str) -> tuple:
 
 def _from_run(run: RunDir, k: int) -> tuple[list[Arch], list[tuple[int, ...]]]:
     """`k` trained archs of a run, spread evenly over its reward ranks (best first)."""
-    rows = [r for r in run.rows() if r["status"] in SCORED and r.get("reward") is not None]
+    rows = [r for r in run.rows(needs=("tokens",))
+            if r["status"] in SCORED and r.get("reward") is not None]
     unique: dict[Arch, dict] = {}
     for row in sorted(rows, key=lambda r: -r["reward"]):
         unique.setdefault(Arch.from_yaml(row["arch"]), row)
@@ -265,7 +288,7 @@ def fidelity_rows(run_dir: Path) -> pd.DataFrame:
 
 
 def open_study(args: argparse.Namespace,
-               overrides: list[str]) -> tuple[Study, Arch, Path | None, Path, bool]:
+               overrides: Overrides) -> tuple[Study, Arch, Path | None, Path, bool]:
     """(study, reference, the run it studies or None, its folder, whether it resumes) for
     `nas-search fidelity`: the study recorded in --output, in the source itself or in a run's
     default folder resumes; else a new one starts from the source."""
@@ -292,7 +315,7 @@ def open_study(args: argparse.Namespace,
     return study, reference, asked.get("run_dir"), resume_dir, True
 
 
-def _asked(args: argparse.Namespace, overrides: list[str]) -> tuple[Study, Any, Path | None]:
+def _asked(args: argparse.Namespace, overrides: Overrides) -> tuple[Study, Any, Path | None]:
     return study_from_source(args.source, 8 if args.archs is None else args.archs,
                              2 if args.seeds is None else args.seeds, args.long, overrides)
 

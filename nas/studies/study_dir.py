@@ -19,6 +19,9 @@ from nas.config import without_address
 from search_space.errors import SpecError
 from search_space.yaml_file import read_yaml
 
+# a study's config overrides: `key=value` from --set, or (flag, `key=value`) from another flag
+Overrides = list[str | tuple[str, str]]
+
 
 def default_output(kind: str, run_dir: Path | None, name: str = "") -> Path:
     """A new study's folder: KIND inside the run it studies, else runs/KIND-NAME-TIMESTAMP."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,10 +18,13 @@ from typing import Any, Protocol
 import pandas as pd
 
 from nas.config import SearchConfig
-from nas.ledger.run_dir import RunDir
+from nas.ledger.run_dir import SCORED, RunDir
 from nas.outputs.files import write_output
 from nas.studies.enumerated import Entry, EnumeratedSpace
+from objectives import ProxyConfig
 from search_space import Arch
+from search_space.errors import RunFailed, SpecError
+from search_space.yaml_file import read_yaml
 
 OPTION = "--output"  # the flag that names a study's folder, for errors writing there
 
@@ -48,23 +52,78 @@ def run_study(kind: str, study: RecordedStudy, study_file: str, reference: Arch,
               progress: Callable[[str], None] = print,
               prepare: Callable[[Path], None] | None = None) -> RunDir:
     """Train every job of `study` not yet journaled in `output` (created with its study file if
-    new); `prepare` is called with the folder first (e.g. to train the jobs' supernets there)."""
+    new); `prepare` is called with the folder first (e.g. to train the jobs' supernets there).
+    A study whose jobs all failed is a `RunFailed` giving their most common reason."""
     import controllers
     from nas.engine.runner import search
 
     jobs = study.specs(output)
     space = EnumeratedSpace(jobs, reference, study.config.proxy)
     config = run_config(study.config, f"{kind}-{study.config.name}", len(jobs))
+    refuse_foreign(output, study_file, kind)
+    preflight_jobs(config, jobs)  # before the folder is made: a setting that cannot run
     if not (output / "config.yaml").is_file():
         RunDir.create(output, config.to_yaml(), {"reference.yaml": reference.to_yaml(),
                                                  study_file: study.to_yaml()})
     if prepare is not None:  # minutes of work: after the checks `search` makes before Ray
-        from nas.engine.preflight import preflight
-
-        preflight(config)
         prepare(output)
     parts = (space, controllers.make("grid", space), len(jobs))
-    return search(config, output, resume=True, progress=progress, parts=parts)
+    run = search(config, output, resume=True, progress=progress, parts=parts)
+    check_some_scored(run, kind)
+    return run
+
+
+def refuse_foreign(output: Path, study_file: str, kind: str) -> None:
+    """A folder holding a run directory without this study's file holds another search or
+    study: say which, by name, before its journal or state is read as this study's."""
+    if not (output / "config.yaml").is_file() or (output / study_file).is_file():
+        return
+    studies = sorted(p.name.removesuffix("-study.yaml") for p in output.glob("*-study.yaml"))
+    held = f"a {studies[0]} study" if studies else f"another search ({_run_name(output)})"
+    raise SpecError(OPTION, str(output), f"holds {held}, not a {kind} study: choose another "
+                    "--output")
+
+
+def _run_name(folder: Path) -> str:
+    """How a run directory's config names it: 'NAME', or the scaling grid 'NAME'."""
+    try:
+        data = read_yaml(folder / "config.yaml", "config.yaml")
+    except SpecError:
+        data = None
+    if not isinstance(data, dict):
+        return "its config.yaml unreadable"
+    name = f"'{data.get('name', 'unnamed')}'"
+    return f"the scaling grid {name}" if data.get("grid") else name
+
+
+def preflight_jobs(config: SearchConfig, jobs: Sequence[Entry]) -> None:
+    """Every proxy config the jobs train under, checked as a run's (`preflight`): a setting
+    that cannot run fails here, not in each of its trials."""
+    from nas.engine.preflight import preflight
+
+    checked: list[ProxyConfig] = []
+    for entry in jobs:
+        proxy = dataclasses.replace(entry.proxy or config.proxy, seed=config.proxy.seed)
+        if proxy not in checked:
+            checked.append(proxy)
+            preflight(dataclasses.replace(config, proxy=proxy))
+
+
+def check_some_scored(run: RunDir, kind: str) -> None:
+    """Every job of the study failed: nothing to compare, and the shared reason says why."""
+    rows = [r for r in run.rows() if r["status"] != "rejected"]
+    if not rows or any(r["status"] in SCORED for r in rows):
+        return
+    reasons = Counter(_first_line(r["reason"]) or r["status"] for r in rows)
+    reason, count = reasons.most_common(1)[0]
+    raise RunFailed(f"every one of the {len(rows)} {kind} jobs in {run.path} failed ({count} "
+                    f"of them with: {reason}); fix that, then start the study again with "
+                    "another --output")
+
+
+def _first_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[0][:200] if lines else ""
 
 
 def study_rows(run_dir: Path, columns: Sequence[str],
