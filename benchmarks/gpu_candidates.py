@@ -176,7 +176,7 @@ def kendall(a: list[float], b: list[float]) -> float | None:
     """Kendall's tau-b of two rankings (None where it is undefined, e.g. all ties)."""
     from scipy.stats import kendalltau
 
-    tau = kendalltau(a, b).statistic
+    tau = kendalltau(a, b)[0]  # `.statistic` only from scipy 1.10
     return None if tau != tau else round(float(tau), 3)  # NaN when a ranking is all ties
 
 

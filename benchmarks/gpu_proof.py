@@ -26,10 +26,11 @@ import argparse
 import dataclasses
 import importlib.util
 import json
+import os
 import platform
+import signal
 import subprocess
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -42,16 +43,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import gpu_candidates as cand  # noqa: E402
-from benchmarks.gpu_util import Utilisation, event_ms, reader  # noqa: E402
+from benchmarks.gpu_latency import latency_section  # noqa: E402
+from benchmarks.gpu_util import Utilisation, reader  # noqa: E402
 from benchmarks.proxy_throughput import bare, ours  # noqa: E402
 from objectives.latency import device_name  # noqa: E402
 from objectives.training import (  # noqa: E402
     ProxyConfig,
     make_runtime,
     resolve_device,
-    torch_threads,
 )
-from search_space import build_model, load_arch, load_space  # noqa: E402
+from search_space import load_arch  # noqa: E402
 from search_space.atomic_file import atomic_write  # noqa: E402
 
 COMMON = ("skipped", "error", "seconds")  # in every section
@@ -260,48 +261,6 @@ def supernet_section(shared: Shared, read) -> dict[str, Any]:
     return out
 
 
-# -- 4. latency --------------------------------------------------------------------------
-
-def independent_ms(arch, device: torch.device, blocks: int = 10, calls: int = 20) -> float:
-    """The fastest block of `calls` calls, timed with CUDA events (or perf_counter on CPU)."""
-    model = build_model(arch).eval().to(device)
-    x = torch.randn(1, 3, arch.resolution, arch.resolution, device=device)
-    with torch_threads(1), torch.inference_mode():
-        event_ms(lambda: model(x), device, 1, calls)  # warm-up
-        return min(event_ms(lambda: model(x), device, blocks, calls))
-
-
-def latency_section(sizes: Sizes, device: torch.device) -> dict[str, Any]:
-    from objectives.latency import LatencySetup, measure_arch
-    from objectives.latency_table import LatencyTable, validate
-
-    arch = load_arch("efficientnet-b0")
-    setup = LatencySetup(device=str(device), min_run_time=sizes.latency_min_run_time,
-                         sweeps=sizes.latency_sweeps)  # batch 1, 1 thread, float32: the verb's
-    project = measure_arch(arch, setup).ms
-    other = independent_ms(arch, device, *sizes.independent)
-    say(f"efficientnet-b0, batch 1: nas-search latency {project:.3f} ms, independent "
-        f"{other:.3f} ms, ratio {project / other:.3f}")
-    table_setup = dataclasses.replace(setup, min_run_time=sizes.table_min_run_time)
-    begin = time.perf_counter()
-    with tempfile.TemporaryDirectory() as cache:
-        table = LatencyTable(table_setup, cache, sizes.table_resolution)
-        check = validate(load_space("b0"), sizes.table_archs, table,
-                         calibrate=sizes.table_calibration)
-    seconds = time.perf_counter() - begin
-    say(f"per-block table: {len(table.entries)} parts, {check.within_10pct:.2f} of "
-        f"{check.n} archs within 10% ({seconds:.0f} s)")
-    return {"arch": "efficientnet-b0", "resolution": arch.resolution, "batch": 1,
-            "project_ms": round(project, 4), "independent_ms": round(other, 4),
-            "ratio": round(project / other, 3),
-            "independent_timer": "cuda-events" if device.type == "cuda" else "perf_counter",
-            "table_space": "b0", "table_archs": check.n,
-            "table_calibration_archs": sizes.table_calibration,
-            "table_min_run_time": sizes.table_min_run_time, "table_parts": len(table.entries),
-            "table_seconds": round(seconds, 1), "within_10pct": check.within_10pct,
-            "mean_abs_error_pct": round(check.mean_abs_error_pct, 2)}
-
-
 # -- 5. Ray ------------------------------------------------------------------------------
 
 def demo_run(gpu: float, out: Path, read) -> dict[str, Any]:
@@ -314,14 +273,28 @@ def demo_run(gpu: float, out: Path, read) -> dict[str, Any]:
                "--set", "budget.max_concurrent=4"]
     begin = time.perf_counter()
     with Utilisation(read) as util, open(out / f"ray-demo-gpu{gpu}.log", "w") as log:
-        subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, timeout=300,
-                       check=True)
+        run_group(command, log, timeout=300)
     seconds = time.perf_counter() - begin
     trials = len(load_results(run_dir))
     say(f"demo, resources.gpu {gpu}: {trials} trials in {seconds:.0f} s, "
         f"GPU util {util.mean} %")
     return {"gpu": gpu, "trials": trials, "seconds": round(seconds, 1),
             "trials_per_hour": round(3600 * trials / seconds, 1), "gpu_util_pct": util.mean}
+
+
+def run_group(command: list[str], log, timeout: float) -> None:
+    """Run `command` in its own process group; past `timeout`, kill the group (the run's
+    private Ray with it) rather than leave it beside the sections that follow."""
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    if code:
+        raise subprocess.CalledProcessError(code, command)
 
 
 def ray_section(out: Path, read) -> dict[str, Any]:
@@ -348,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if sizes.threads:
         torch.set_num_threads(sizes.threads)
+    if device.type == "cpu" and not args.quick:
+        say("the full sizes are meant for a GPU: on a CPU they take hours (--quick: seconds)")
     read, util_source = reader(device)
     results = blank()
     results["meta"].update(meta(device, args.quick, util_source))
@@ -367,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
          lambda: candidates_section(shared, read), None),
         ("3. supernet", "supernet", lambda: supernet_section(shared, read),
          None if scipy else "scipy is not installed (Kendall tau)"),
-        ("4. latency", "latency", lambda: latency_section(sizes, device), None),
+        ("4. latency", "latency", lambda: latency_section(sizes, device, say), None),
         ("5. Ray", "ray", lambda: ray_section(args.out, read), ray_skipped(args, device)),
     ]
     for title, name, work, skipped in steps:

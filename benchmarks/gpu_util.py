@@ -1,4 +1,4 @@
-"""GPU utilisation sampled while a block of work runs, and an independent CUDA-event timer.
+"""GPU utilisation sampled while a block of work runs.
 
 `Utilisation` polls the device's utilisation (NVML's "percent of time a kernel was running" over
 its last sample period) in a background thread: through pynvml (nvidia-ml-py) when it imports,
@@ -12,7 +12,6 @@ import shutil
 import statistics
 import subprocess
 import threading
-import time
 from collections.abc import Callable
 
 import torch
@@ -91,25 +90,3 @@ class Utilisation:
     @property
     def mean(self) -> float | None:
         return round(statistics.fmean(self.samples), 1) if self.samples else None
-
-
-def event_ms(call: Callable[[], object], device: torch.device, blocks: int,
-             calls: int) -> list[float]:
-    """Milliseconds per call of `call`, one figure per block of `calls` calls: CUDA events on
-    a GPU (independent of `torch.utils.benchmark`), `time.perf_counter` on the CPU."""
-    times = []
-    for _ in range(blocks):
-        if device.type == "cuda":
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            for _ in range(calls):
-                call()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end) / calls)
-        else:
-            begin = time.perf_counter()
-            for _ in range(calls):
-                call()
-            times.append((time.perf_counter() - begin) * 1e3 / calls)
-    return times
