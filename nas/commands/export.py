@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="state dict to export (from `train --save` or keep_weights; "
                         "default: the run's kept weights of that trial, else random init)")
     parser.add_argument("--resolution", type=int,
-                        help="ONNX input side in px (default: the architecture's own)")
+                        help="ONNX input side in px (default: the resolution the weights "
+                        "were trained at, from their table's header; else the architecture's "
+                        "own)")
     parser.add_argument("--num-classes", type=int, default=1000,
                         help="classifier size without --weights (default: 1000)")
 
