@@ -23,7 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="state dict to export (from `train --save` or keep_weights; "
                         "default: the run's kept weights of that trial, else random init)")
     parser.add_argument("--resolution", type=int,
-                        help="ONNX input side in px (default: the architecture's own)")
+                        help="ONNX input side in px (default: the resolution the weights "
+                        "were trained at, from their table's header; else the architecture's "
+                        "own)")
     parser.add_argument("--num-classes", type=int, default=1000,
                         help="classifier size without --weights (default: 1000)")
 
@@ -33,8 +35,10 @@ def main(args: argparse.Namespace) -> int:
 
     if args.out is None and args.onnx is None:
         raise SpecError("--out/--onnx", None, "give --out FILE.yaml, --onnx FILE.onnx or both")
+    _check_sizes(args)
     arch, row, weights = _source(args)
     protect = Path(args.source) if row is not None else None  # the run's own files
+    _check_targets(args, protect)  # before anything is written
     if args.out is not None:
         from nas.outputs.yaml_export import write_arch
 
@@ -43,6 +47,25 @@ def main(args: argparse.Namespace) -> int:
     if args.onnx is not None:
         _onnx(args, arch, args.weights or weights, protect)
     return 0
+
+
+def _check_sizes(args: argparse.Namespace) -> None:
+    """The bounds configs have, so a typo cannot allocate a terabyte."""
+    from search_space.arch import MAX_CLASSES, MAX_RESOLUTION
+    from search_space.validators import integer
+
+    if args.resolution is not None:
+        integer("--resolution", args.resolution, 8, MAX_RESOLUTION)
+    integer("--num-classes", args.num_classes, 1, MAX_CLASSES)
+
+
+def _check_targets(args: argparse.Namespace, protect: Path | None) -> None:
+    from nas.outputs.files import check_output
+
+    if args.out is not None:
+        check_output(args.out, "--out", protect)
+    if args.onnx is not None:  # a device or pipe: onnxruntime must read the file back
+        check_output(args.onnx, "--onnx", protect, special=False)
 
 
 def _source(args: argparse.Namespace):
@@ -65,27 +88,65 @@ def _source(args: argparse.Namespace):
 
 
 def _onnx(args: argparse.Namespace, arch, weights: Path | None, protect: Path | None) -> None:
-    from nas.outputs.onnx_export import OPSET, export_onnx, onnxruntime_difference
+    from nas.outputs.onnx_export import OPSET, export_onnx
     from search_space import build_model
-    from search_space.errors import SpecError
     from search_space.weights import load_weights
 
-    res = arch.resolution if args.resolution is None else args.resolution
-    if res < 8:
-        raise SpecError("--resolution", res, "must be >= 8 px")
+    res, why = _resolution(args, arch, weights)
     if weights is not None:
         model, _ = load_weights(weights, arch)
     else:
-        if args.num_classes < 1:
-            raise SpecError("--num-classes", args.num_classes, "must be >= 1")
         model = build_model(arch, args.num_classes)
         print("no weights given: exporting a randomly initialised model")
     export_onnx(model, args.onnx, res, protect)
     print(f"wrote {args.onnx}: opset {OPSET}, input 'images' [batch, 3, {res}, {res}] "
           f"(dynamic batch), output 'logits'" + (f", weights {weights}" if weights else ""))
+    print(f"resolution {res} px: {why}")
+    _check_in_onnxruntime(args.onnx, model, res)
+
+
+def _resolution(args: argparse.Namespace, arch, weights: Path | None) -> tuple[int, str]:
+    """The input side to export at, and why: --resolution, else the resolution the weights
+    were trained at (their table's header says), else the architecture's own."""
+    from search_space.arch import MAX_RESOLUTION
+    from search_space.errors import SpecError
+    from search_space.validators import integer
+    from search_space.weights import arch_path, weights_info
+
+    if args.resolution is not None:
+        return args.resolution, "given by --resolution"
+    trained = weights_info(weights).get("proxy_resolution") if weights is not None else None
+    if trained is None:
+        return arch.resolution, "the architecture's own (--resolution R to choose)"
+    table = arch_path(weights, "--weights")
     try:
-        diff = onnxruntime_difference(args.onnx, model, res)
+        res = integer("proxy_resolution", _as_int(trained), 8, MAX_RESOLUTION)
+    except SpecError as err:
+        raise SpecError(err.field, err.value, f"{err.reason}; or give --resolution",
+                        str(table)) from None
+    return res, f"the weights were trained at it ({table}; --resolution R to choose)"
+
+
+def _as_int(text: str) -> int | str:
+    try:
+        return int(text)
+    except ValueError:
+        return text  # the validator names it
+
+
+def _check_in_onnxruntime(path: Path, model, res: int) -> None:
+    """Run the file in onnxruntime; logits that disagree with torch's are a `RunFailed`."""
+    from nas.outputs.onnx_export import RULE, agrees, onnxruntime_difference, relative_difference
+    from search_space.errors import RunFailed, SpecError
+
+    try:
+        diff, peak = onnxruntime_difference(path, model, res)
     except SpecError:
         print("onnxruntime is not installed: not checked (pip install 'nas-search[onnx]')")
         return
-    print(f"checked in onnxruntime: max |onnx - torch| = {diff:.2e} on a random batch of 3")
+    found = (f"max |onnx - torch| = {diff:.2e}, max |torch| = {peak:.3g} on a random batch of "
+             f"3: relative {relative_difference(diff, peak):.2e} (the rule: {RULE})")
+    if not agrees(diff, peak):
+        raise RunFailed(f"{path}: onnxruntime disagrees with torch, do not use this file: "
+                        f"{found}")
+    print(f"checked in onnxruntime: {found}: ok")

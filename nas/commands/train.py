@@ -50,11 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from objectives import analytic_counts, check_dataset, load_dataset, mnas_reward, train_proxy
     from search_space import load_arch
-    from search_space.weights import arch_path
 
     arch = load_arch(args.arch)
     if args.save:
-        arch_path(args.save)  # a bad name fails before training
+        _check_save(args.save)
     cfg = _recipe(args)
     counts = analytic_counts(arch, arch.resolution, args.num_classes)  # deployment, not proxy
     _reward_settings(args, counts.flops)  # bad target or w: exit before training
@@ -101,12 +100,22 @@ def _reward_settings(args: argparse.Namespace, flops: int) -> None:
     mnas_reward(1.0, flops, args.target, args.w)
 
 
+def _check_save(path: str) -> None:
+    """Both files --save writes (weights and table), checked before training: never a folder,
+    a device, a missing folder that cannot be made, or a run directory's own file."""
+    from nas.outputs.files import refuse_run_files
+    from search_space.weights import weights_targets
+
+    for target in weights_targets(path, "--save"):
+        refuse_run_files(target, "--save")
+
+
 def _save(model, arch, path: str, dataset: str, cfg, accuracy: float) -> None:
     from search_space.weights import save_weights
 
     info = {"dataset": dataset, "proxy_resolution": cfg.resolution,
             "accuracy": f"{accuracy:.4f} (held-out top-1)", "epochs": cfg.epochs}
-    for written in save_weights(model, arch, path, info):
+    for written in save_weights(model, arch, path, info, "--save"):
         _say(f"wrote {written}")
 
 

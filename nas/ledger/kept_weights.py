@@ -15,13 +15,27 @@ from pathlib import Path
 from typing import Any
 
 from nas.ledger.run_dir import SCORED
+from search_space.errors import SpecError
 
 SUFFIXES = (".pt", ".yaml")
 
 
 def trial_weights(run_dir: str | Path, trial_id: str) -> Path:
     """Where a trial saves its weights before the driver ranks them."""
-    return Path(run_dir) / "weights" / "trials" / f"{trial_id}.pt"
+    return kept_path(run_dir, trial_id, "trials")
+
+
+def kept_path(run_dir: str | Path, trial_id: str, folder: str = "") -> Path:
+    """RUN_DIR/weights/[folder/]TRIAL_ID.pt; a trial id read from a journal is data, so one
+    that is not a plain name, or a file that resolves elsewhere (a link), is a `SpecError`."""
+    weights = Path(run_dir) / "weights" / folder
+    path = weights / f"{trial_id}.pt"
+    plain = (isinstance(trial_id, str) and trial_id not in ("", ".", "..")
+             and "\0" not in trial_id and Path(trial_id).name == trial_id)
+    if not (plain and path.resolve().parent == weights.resolve()):
+        raise SpecError("trial_id", trial_id, f"not a plain name: a trial's weights lie in "
+                        f"{weights}{os.sep} and nowhere else")
+    return path
 
 
 class WeightsKeeper:
@@ -52,12 +66,13 @@ class WeightsKeeper:
         best = sorted(self.kept, key=self.kept.__getitem__, reverse=True)[:self.k]
         for trial_id in [t for t in self.kept if t not in best]:
             del self.kept[trial_id]
-            self._delete(self.dir / f"{trial_id}.pt")
+            self._delete(kept_path(self.dir.parent, trial_id))
         if row["trial_id"] not in self.kept:
             self._delete(saved)
             return False
+        kept = kept_path(self.dir.parent, row["trial_id"])
         for suffix in SUFFIXES:
-            os.replace(saved.with_suffix(suffix), (self.dir / row["trial_id"]).with_suffix(suffix))
+            os.replace(saved.with_suffix(suffix), kept.with_suffix(suffix))
         return True
 
     @staticmethod

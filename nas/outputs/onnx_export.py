@@ -26,6 +26,8 @@ from search_space.errors import SpecError
 
 OPSET = 17
 INPUT, OUTPUT = "images", "logits"
+TOLERANCE = 1e-3
+RULE = f"max |onnx - torch| / max(1, max |torch|) <= {TOLERANCE:g}"
 
 
 def export_onnx(model: nn.Module, path: str | Path, resolution: int,
@@ -42,13 +44,14 @@ def export_onnx(model: nn.Module, path: str | Path, resolution: int,
                               opset_version=OPSET, input_names=[INPUT], output_names=[OUTPUT],
                               dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}})
 
-    # atomic; a missing folder or a full disk: one line
-    return write_output(path, write, "--onnx", protect)
+    # atomic; a missing folder, a full disk or a device (onnxruntime reads the file back): one line
+    return write_output(path, write, "--onnx", protect, special=False)
 
 
 def onnxruntime_difference(path: str | Path, model: nn.Module, resolution: int,
-                           batch: int = 3, seed: int = 0) -> float:
-    """Max |ONNX - torch| of the logits on a seeded random batch, run in onnxruntime (CPU)."""
+                           batch: int = 3, seed: int = 0) -> tuple[float, float]:
+    """(max |ONNX - torch|, max |torch|) of the logits on a seeded random batch, run in
+    onnxruntime (CPU); `agrees` judges the pair."""
     try:
         import onnxruntime as ort
     except ImportError:
@@ -60,4 +63,14 @@ def onnxruntime_difference(path: str | Path, model: nn.Module, resolution: int,
         expected = model.eval()(x).numpy()
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (actual,) = session.run([OUTPUT], {INPUT: x.numpy()})
-    return float(np.abs(actual - expected).max())
+    return float(np.abs(actual - expected).max()), float(np.abs(expected).max())
+
+
+def relative_difference(difference: float, peak: float) -> float:
+    """The difference on the logits' own scale: float32 rounding grows with the logits, so
+    an absolute bound would fail large logits and pass small wrong ones (`RULE`)."""
+    return difference / max(1.0, peak)
+
+
+def agrees(difference: float, peak: float) -> bool:
+    return relative_difference(difference, peak) <= TOLERANCE

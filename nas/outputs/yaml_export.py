@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from nas.ledger.kept_weights import kept_path
 from nas.ledger.results import ranked
+from nas.ledger.run_dir import RunDir
 from nas.outputs.files import write_output
 from search_space import Arch
 from search_space.errors import SpecError
@@ -49,6 +51,10 @@ def write_arch(arch: Arch, out: str | Path, row: pd.Series | None = None,
 
 
 def kept_weights(run_dir: str | Path, row: pd.Series) -> Path | None:
-    """The weights `keep_weights` kept for this trial (RUN_DIR/weights/TRIAL_ID.pt), if any."""
-    path = Path(run_dir) / "weights" / f"{row['trial_id']}.pt"
+    """The weights `keep_weights` kept for this trial (RUN_DIR/weights/TRIAL_ID.pt), if any;
+    a trial id that would lead elsewhere is a `SpecError` naming it and the journal."""
+    try:
+        path = kept_path(run_dir, row["trial_id"])
+    except SpecError as err:
+        raise err.with_source(str(RunDir(run_dir).journal)) from None
     return path if path.is_file() else None

@@ -64,8 +64,8 @@ def test_full_disk_read_only_and_missing_folders(run: Path, tmp_path: Path,
     assert not missing.parent.exists()
     line = main_error(capsys, "run", "--output", str(READ_ONLY / "run"))
     assert "cannot write the run directory" in line
-    if importlib.util.find_spec("onnx"):
-        assert "No space left on device" in main_error(
+    if importlib.util.find_spec("onnx"):  # onnxruntime reads it back: never a device
+        assert "not a regular file" in main_error(
             capsys, "export", "efficientnet-b0", "--onnx", FULL, "--resolution", "32")
 
 
