@@ -53,6 +53,8 @@ from search_space.errors import SpecError
 from search_space.validators import integer
 
 STUDY_FILE = "fidelity-study.yaml"
+# a study trains archs x 2 settings x seeds: past these it would run for weeks, not finish
+MAX_ARCHS, MAX_SEEDS = 1000, 100
 
 
 @dataclass(frozen=True)
@@ -197,15 +199,19 @@ def check_long(long: list[str]) -> None:
         apply_override({}, item, "--long")  # a malformed value is named as a --long one
 
 
+def _check_counts(archs: int, seeds: int) -> None:
+    if archs < 2:
+        raise SpecError("--archs", archs, "must be >= 2 (ranks need two architectures)")
+    integer("--archs", archs, maximum=MAX_ARCHS)
+    integer("--seeds", seeds, 1, MAX_SEEDS)
+
+
 def study_from_source(source: str, archs: int, seeds: int, long: list[str],
                       overrides: Overrides) -> tuple[Study, Any, Path | None]:
     """(study, its source space's reference arch, the run dir it came from or None)."""
     from nas.engine.runner import build_space
 
-    if archs < 2:
-        raise SpecError("--archs", archs, "must be >= 2 (ranks need two architectures)")
-    if seeds < 1:
-        raise SpecError("--seeds", seeds, "must be >= 1")
+    _check_counts(archs, seeds)
     run_dir = Path(source) if Path(source).is_dir() else None
     path = RunDir.open(run_dir).path / "config.yaml" if run_dir else config_path(source)
     check_long(long)
@@ -214,6 +220,9 @@ def study_from_source(source: str, archs: int, seeds: int, long: list[str],
     _preflight_long(config, long_config)
     if run_dir is None:
         space = build_space(config)
+        if archs > space.size:
+            raise SpecError("--archs", archs, f"space {config.space} holds only {space.size} "
+                            "architectures")
         picked = sample_archs(space, archs, config.seed)
         if len(picked) < archs:
             raise SpecError("--archs", archs, f"space {config.space} gave only {len(picked)} "
