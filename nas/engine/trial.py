@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from nas.config import ObjectiveConfig
+from nas.engine.averaged import Evaluate, Report, averaged_evaluate
 from objectives import ProxyConfig, analytic_counts
 from search_space import Arch
 from search_space.errors import SpecError
-
-Report = Callable[[dict[str, Any]], None]
 
 
 @dataclass(frozen=True)
@@ -107,20 +106,31 @@ def evaluate_arch(arch: Arch, setup: TrialSetup, report: Report,
         report({**metrics, **fixed, "reward": reward, "status": "running",
                 "epochs": metrics["epoch"], "train_seconds": time.perf_counter() - start})
 
-    if supernet:
-        evaluate = functools.partial(supernet_score, spec=supernet)
-    elif setup.evaluate:
-        evaluate = load_evaluator(setup.evaluate)
-    else:
-        evaluate = functools.partial(proxy_evaluate, weights_to=weights_to)
+    evaluate = _evaluator(setup, weights_to, supernet)
+    seeds = 1 if supernet else setup.proxy.seeds  # a supernet's score has no seed to vary
     try:
-        final = {"epochs": 0, **evaluate(arch, setup.proxy, report_epoch)}
+        if seeds == 1:
+            final = {"epochs": 0, **evaluate(arch, setup.proxy, report_epoch)}
+        else:  # the kept weights are the first seed's, trained with proxy.seed as at k = 1
+            final = averaged_evaluate(
+                lambda i: evaluate if i == 0 else _evaluator(setup, None, None),
+                arch, setup.proxy, report_epoch)
     except Exception as err:  # noqa: BLE001 - a failed candidate is a result, not a crash
         final = {"status": "failed", "reason": f"{type(err).__name__}: {err}", "epochs": 0}
     final.setdefault("status", "ok")
     final.setdefault("reason", "")
     final.setdefault("train_seconds", time.perf_counter() - start)
     return {**fixed, **final}
+
+
+def _evaluator(setup: TrialSetup, weights_to: str | None,
+               supernet: dict[str, Any] | None) -> Evaluate:
+    """The trial's evaluation: supernet scoring, the user's `evaluate` or proxy training."""
+    if supernet:
+        return functools.partial(supernet_score, spec=supernet)
+    if setup.evaluate:
+        return load_evaluator(setup.evaluate)
+    return functools.partial(proxy_evaluate, weights_to=weights_to)
 
 
 def proxy_resolution(setup: TrialSetup, arch: Arch) -> int:

@@ -56,7 +56,8 @@ OPTIONAL_FIELDS = {"cpus": NUMBER, "gpus": NUMBER, "tokens": INTEGERS, "finished
                    "latency_ms": OPTIONAL_NUMBER, "evaluator": TEXT,
                    "alpha": NUMBER, "beta": NUMBER, "gamma": NUMBER, "phi": NUMBER,
                    "arch_id": INTEGER, "setting": TEXT, "seed": INTEGER, "arch_tokens": INTEGERS,
-                   "candidate": TEXT, "arch_name": TEXT, "search_reward": OPTIONAL_NUMBER}
+                   "candidate": TEXT, "arch_name": TEXT, "search_reward": OPTIONAL_NUMBER,
+                   "accuracy_std": OPTIONAL_NUMBER, "seeds": INTEGER}  # proxy.seeds > 1
 
 
 class RunDir:

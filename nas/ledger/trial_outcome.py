@@ -9,7 +9,7 @@ from typing import Any
 
 # the keys of a trial's last report that become columns of its row
 OUTCOME_KEYS = ("status", "reason", "accuracy", "train_seconds", "epochs", "proxy_resolution",
-                "evaluator")
+                "evaluator", "accuracy_std", "seeds")  # the last two: proxy.seeds > 1 only
 
 
 def trial_outcome(result: dict[str, Any] | None, error: bool,

@@ -82,7 +82,8 @@ class Study:
 
     def proxy(self, job: Job) -> ProxyConfig:
         base = self.config.proxy if job.setting == "short" else self.long_proxy
-        return dataclasses.replace(base, seed=base.seed + job.seed)
+        # a job averaging proxy.seeds trainings takes the next block of seeds: jobs stay apart
+        return dataclasses.replace(base, seed=base.seed + job.seed * base.seeds)
 
     def supernets(self, folder: Path) -> dict[tuple[str, int], Path]:
         """(setting, seed) -> checkpoint file, for each setting scored by a supernet."""

@@ -25,6 +25,7 @@ OPTIMIZERS = ("sgd", "rmsprop", "adamw")
 SCHEDULES = ("cosine", "exponential")
 MAX_BATCH = 1 << 14  # beyond any one process's memory at proxy resolutions
 MAX_EPOCHS = 10_000  # ImageNet recipes train 350-600; more is a typo that trains for ever
+MAX_SEEDS = 16  # averaged trainings per trial: beyond this, confirm the top candidates instead
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,9 @@ class ProxyConfig:
         threads: torch CPU threads during the trial (None = leave as is).
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``.
         seed: model init, batch order, dropout.
+        seeds: trainings per search trial, with seeds `seed` .. `seed + seeds - 1`; the trial
+            reports their mean accuracy (and its std). 1 = one training, as usual. Used by
+            the search's trial function; `train_proxy` itself trains once, with `seed`.
         data_seed: synthetic images and the train/val split; kept apart from `seed` so trials
             with different seeds share one cached dataset and one val split.
         num_workers: data-loading workers (decoding threads / DataLoader workers).
@@ -91,6 +95,7 @@ class ProxyConfig:
     threads: int | None = None
     device: str = "auto"
     seed: int = 0
+    seeds: int = 1
     data_seed: int = 0
     num_workers: int = 0
     bn_calibration: int = 512
@@ -102,6 +107,7 @@ class ProxyConfig:
         integer("epochs", self.epochs, 1, MAX_EPOCHS)
         integer("resolution", self.resolution, 8, MAX_RESOLUTION)
         integer("batch_size", self.batch_size, 1, MAX_BATCH)
+        integer("seeds", self.seeds, 1, MAX_SEEDS)
         for name in ("seed", "data_seed", "num_workers", "bn_calibration"):
             integer(name, getattr(self, name), 0)
         for name in ("train_size", "threads"):
