@@ -40,9 +40,10 @@ def main(args: argparse.Namespace) -> int:
     protect = Path(args.source) if row is not None else None  # the run's own files
     _check_targets(args, protect)  # before anything is written
     if args.out is not None:
-        from nas.outputs.yaml_export import write_arch
+        from nas.outputs.yaml_export import confirm_recipe, write_arch
 
-        write_arch(arch, args.out, row, protect=protect)
+        recipe = confirm_recipe(_run_config(args.source)) if row is not None else ""
+        write_arch(arch, args.out, row, protect=protect, recipe=recipe)
         print(f"wrote {args.out}")
     if args.onnx is not None:
         _onnx(args, arch, args.weights or weights, protect)
@@ -77,14 +78,25 @@ def _source(args: argparse.Namespace):
         return load_arch(args.source), None, None
     from nas.ledger.results import load_results
 
-    arch, row = trial_arch(load_results(args.source), args.rank)
+    objective = _run_config(args.source).objective  # confirmed candidates rank first
+    arch, row = trial_arch(load_results(args.source), args.rank, objective=objective)
     print(f"trial {row['trial_id']} (rank {args.rank}): accuracy {row['accuracy']:.4f}, "
           f"reward {row['reward']:.4f}, {int(row['flops']):,} FLOPs (multiply-adds), "
           f"{int(row['params']):,} params")
+    if row["confirmed"]:
+        print(f"confirmed: accuracy {row['accuracy_mean']:.4f} (mean of {int(row['n'])} "
+              f"seeds), reward of the mean {row['confirmed_reward']:.4f}")
     print("timm block strings:")
     for line in block_strings(arch):
         print(f"  {line}")
     return arch, row, kept_weights(args.source, row)
+
+
+def _run_config(run_dir: str):
+    from nas.config import load_config
+    from nas.ledger.run_dir import RunDir
+
+    return load_config(str(RunDir.open(run_dir).path / "config.yaml"))
 
 
 def _onnx(args: argparse.Namespace, arch, weights: Path | None, protect: Path | None) -> None:
