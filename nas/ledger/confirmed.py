@@ -114,12 +114,14 @@ def _candidate(group: pd.DataFrame, search: Any, objective: ObjectiveConfig,
 
 
 def _name(arch: str, search: Any) -> str:
-    """The block table's own name, else the search trial that found it."""
+    """The search trial that found it (block tables of one space often share a name), else
+    the table's own name."""
+    if search is not None:
+        return f"trial-{search.trial_id}"
     try:
-        name = Arch.from_yaml(arch).name
+        return Arch.from_yaml(arch).name or "candidate"
     except Exception:  # noqa: BLE001 - a damaged table still has its statistics
-        name = ""
-    return name or (f"trial-{search.trial_id}" if search is not None else "candidate")
+        return "candidate"
 
 
 def overlapping(table: pd.DataFrame) -> bool:

@@ -54,7 +54,7 @@ def test_confirmed_ranks_by_the_reward_of_the_mean() -> None:
     assert first["reward"] == pytest.approx(OBJECTIVE.reward(0.64, 4e7))
     assert first["reward_low"] == pytest.approx(OBJECTIVE.reward(first["ci95_low"], 4e7))
     assert first["search_reward"] == 0.75 and first["search_trial_id"] == "b"
-    assert first["name"] == "efficientnet-b0"
+    assert first["name"] == "trial-b"
 
 
 def test_failed_confirmations_do_not_count() -> None:
