@@ -104,3 +104,28 @@ def test_load_confirmed_reads_a_run(tmp_path: Path) -> None:
     table = load_confirmed(run.path)
     assert list(table["tokens"]) == [(1, 1), (0, 0)]
     assert len(load_results(run.path)) == 9  # every row stays in the trials table
+
+
+def test_compare_uses_the_same_statistic() -> None:
+    from nas.studies.compare import summarize
+
+    rows = pd.DataFrame([{"candidate": label, "seed": i, "status": "ok", "accuracy": acc,
+                          "flops": 4e7, "params": 1e6, "search_reward": None, "arch_name": label}
+                         for label, accs in (("top1", (0.61, 0.64, 0.60)), ("reference", (0.5,)))
+                         for i, acc in enumerate(accs)])
+    top1, ref = summarize(rows, OBJECTIVE, ("top1", "reference"))["candidates"]
+    expected = interval([0.61, 0.64, 0.60])
+    assert (top1["n"], top1["ci95_low"], top1["ci95_high"]) == (
+        3, pytest.approx(expected["ci95_low"]), pytest.approx(expected["ci95_high"]))
+    assert ref["n"] == 1 and ref["ci95_low"] is None and ref["accuracy_std"] is None
+
+
+def test_compare_chooses_confirmations_candidates(tmp_path: Path) -> None:
+    from nas.studies.compare import make_comparison
+    from search_space import preset
+
+    run = confirmed_run(tmp_path / "run")
+    comparison = make_comparison(run.path, preset("efficientnet-b0").replace(resolution=32),
+                                 top=2, epochs=1, seeds=2)
+    # the rows share one block table: distinct tokens, one Arch; the choice is by tokens
+    assert comparison.search_rewards[0] == top_candidates(load_results(run.path), 2)["reward"][0]
