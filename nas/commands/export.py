@@ -1,7 +1,9 @@
 """`nas-search export RUN_DIR_OR_ARCH [--rank K] [--weights CKPT] (--out FILE.yaml | --onnx FILE)`.
 
 From a run directory: the block table of its best (or K-th best) trial, with the weights
-`keep_weights` kept for it when there are any. From an ARCH (preset or YAML): that table.
+`keep_weights` kept for it when there are any; confirmed candidates rank first, and the header
+of a confirmed one records its mean +- std, n, 95% interval and the confirming recipe.
+From an ARCH (preset or YAML): that table.
 ``--out`` writes the YAML block table, ``--onnx`` the model as ONNX (`nas.outputs.onnx_export`).
 """
 
@@ -16,7 +18,9 @@ HELP = "write the block table of a trial as YAML, or a trial/ARCH with its weigh
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="RUN_DIR_OR_ARCH",
                         help="run directory, preset name or block-table YAML path")
-    parser.add_argument("--rank", type=int, default=1, help="1 = best reward (default)")
+    parser.add_argument("--rank", type=int, default=1,
+                        help="1 = best (default): confirmed candidates first, by the reward "
+                        "of their mean accuracy, then the other trials by search reward")
     parser.add_argument("--out", type=Path, metavar="FILE.yaml", help="write the block table")
     parser.add_argument("--onnx", type=Path, metavar="FILE.onnx", help="write the model as ONNX")
     parser.add_argument("--weights", type=Path, metavar="CKPT",
