@@ -134,3 +134,12 @@ def test_report_has_the_confirmed_section(run: Path, tmp_path: Path, monkeypatch
     assert "[0.6152, 0.6648]" in page and "confirmed winner: trial-b" in page
     assert "finished: 3 of 3 trials" in page  # confirmation rows are not search trials
     assert bars  # the front figure's error bars
+
+
+def test_tracking_tells_a_confirmation_training_apart() -> None:
+    from nas.outputs.tracking import final_metrics
+
+    rows = search_and_confirm()
+    confirm = final_metrics(rows, "cb1")["final"]
+    assert confirm["stage"] == "confirm" and confirm["confirm_seed"] == 1001.0
+    assert final_metrics(rows, "a")["final"]["stage"] == "search"
