@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from nas.ledger.confirmed import confirmed, overlapping
+from nas.ledger.confirmed import confirmed, overlapping, search_rows
 from nas.ledger.results import load_results, pareto_front, ranked
 from nas.ledger.run_dir import RunDir
 from nas.outputs.table import format_table
@@ -74,8 +74,10 @@ def summarize(run: RunDir, out: Callable[[str], None] = print) -> None:
         summarize_grid(run, config.grid.metric, out)
         return
     df = load_results(run.path)
-    counts = df["status"].value_counts().to_dict()
-    out(f"\n{len(df)} trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    search = search_rows(df)  # confirmation trainings are counted apart
+    counts = search["status"].value_counts().to_dict()
+    out(f"\n{len(search)} trials: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        + f"; {len(df) - len(search)} confirmation trainings" * (len(df) > len(search)))
     if not df["reward"].notna().any():
         out("no trial produced a reward; see the reasons in trials.csv")
         return

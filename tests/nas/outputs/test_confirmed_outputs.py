@@ -52,6 +52,7 @@ def test_summary_exports_the_confirmed_winner(run: Path, capsys) -> None:
 
     summarize(RunDir(run))
     out = capsys.readouterr().out
+    assert "3 trials: 3 ok; 6 confirmation trainings" in out
     assert "best: trial b" in out and "(confirmed #1)" in out
     assert "confirmed winner" in out
     assert "# confirmed: accuracy 0.6400 +- 0.0100" in (run / "best.yaml").read_text()
