@@ -84,10 +84,11 @@ def confirmed(df: pd.DataFrame, objective: ObjectiveConfig) -> pd.DataFrame:
         return pd.DataFrame(columns=[*COLUMNS, *extra])
     best = top_candidates(df, len(df))
     searched = {candidate_key(r.tokens, r.arch): r for r in best.itertuples()}
-    keys = pd.Series([candidate_key(t, a) for t, a in zip(rows["tokens"], rows["arch"])],
-                     index=rows.index)
-    table = [_candidate(group, searched.get(key), objective, extra)
-             for key, group in rows.groupby(keys, sort=False)]
+    groups: dict[tuple, list] = {}  # by hand: pandas reads tuple keys as index levels
+    for index, tokens, arch in zip(rows.index, rows["tokens"], rows["arch"]):
+        groups.setdefault(candidate_key(tokens, arch), []).append(index)
+    table = [_candidate(rows.loc[index], searched.get(key), objective, extra)
+             for key, index in groups.items()]
     out = pd.DataFrame(table).sort_values("reward", ascending=False, kind="stable")
     out.insert(0, "rank", range(1, len(out) + 1))
     return out[[*COLUMNS, *extra]].reset_index(drop=True)

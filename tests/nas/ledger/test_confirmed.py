@@ -129,3 +129,11 @@ def test_compare_chooses_confirmations_candidates(tmp_path: Path) -> None:
                                  top=2, epochs=1, seeds=2)
     # the rows share one block table: distinct tokens, one Arch; the choice is by tokens
     assert comparison.search_rewards[0] == top_candidates(load_results(run.path), 2)["reward"][0]
+
+
+def test_rows_without_tokens_are_told_apart_by_their_block_table() -> None:
+    other = row("x", tokens=[]).get("arch").replace("resolution: 32", "resolution: 40")
+    rows = [confirm_row("c1", [], 0.5, 1000), confirm_row("c2", [], 0.6, 1001),
+            confirm_row("c3", [], 0.7, 1000, arch=other)]
+    table = confirmed(frame(rows), OBJECTIVE)
+    assert sorted(table["n"]) == [1, 2] and table.iloc[0]["name"] == "efficientnet-b0"
