@@ -13,6 +13,7 @@ _EXPORTS = {
     "SearchConfig": "nas.config",
     "search": "nas.api",
     "load_results": "nas.ledger.results",
+    "load_confirmed": "nas.ledger.confirmed",
     "pareto_front": "nas.ledger.results",
     "rescore": "nas.ledger.results",
 }

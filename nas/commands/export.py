@@ -1,7 +1,9 @@
 """`nas-search export RUN_DIR_OR_ARCH [--rank K] [--weights CKPT] (--out FILE.yaml | --onnx FILE)`.
 
 From a run directory: the block table of its best (or K-th best) trial, with the weights
-`keep_weights` kept for it when there are any. From an ARCH (preset or YAML): that table.
+`keep_weights` kept for it when there are any; confirmed candidates rank first, and the header
+of a confirmed one records its mean +- std, n, 95% interval and the confirming recipe.
+From an ARCH (preset or YAML): that table.
 ``--out`` writes the YAML block table, ``--onnx`` the model as ONNX (`nas.outputs.onnx_export`).
 """
 
@@ -16,7 +18,9 @@ HELP = "write the block table of a trial as YAML, or a trial/ARCH with its weigh
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="RUN_DIR_OR_ARCH",
                         help="run directory, preset name or block-table YAML path")
-    parser.add_argument("--rank", type=int, default=1, help="1 = best reward (default)")
+    parser.add_argument("--rank", type=int, default=1,
+                        help="1 = best (default): confirmed candidates first, by the reward "
+                        "of their mean accuracy, then the other trials by search reward")
     parser.add_argument("--out", type=Path, metavar="FILE.yaml", help="write the block table")
     parser.add_argument("--onnx", type=Path, metavar="FILE.onnx", help="write the model as ONNX")
     parser.add_argument("--weights", type=Path, metavar="CKPT",
@@ -40,9 +44,10 @@ def main(args: argparse.Namespace) -> int:
     protect = Path(args.source) if row is not None else None  # the run's own files
     _check_targets(args, protect)  # before anything is written
     if args.out is not None:
-        from nas.outputs.yaml_export import write_arch
+        from nas.outputs.yaml_export import confirm_recipe, write_arch
 
-        write_arch(arch, args.out, row, protect=protect)
+        recipe = confirm_recipe(_run_config(args.source)) if row is not None else ""
+        write_arch(arch, args.out, row, protect=protect, recipe=recipe)
         print(f"wrote {args.out}")
     if args.onnx is not None:
         _onnx(args, arch, args.weights or weights, protect)
@@ -77,14 +82,25 @@ def _source(args: argparse.Namespace):
         return load_arch(args.source), None, None
     from nas.ledger.results import load_results
 
-    arch, row = trial_arch(load_results(args.source), args.rank)
+    objective = _run_config(args.source).objective  # confirmed candidates rank first
+    arch, row = trial_arch(load_results(args.source), args.rank, objective=objective)
     print(f"trial {row['trial_id']} (rank {args.rank}): accuracy {row['accuracy']:.4f}, "
           f"reward {row['reward']:.4f}, {int(row['flops']):,} FLOPs (multiply-adds), "
           f"{int(row['params']):,} params")
+    if row["confirmed"]:
+        print(f"confirmed: accuracy {row['accuracy_mean']:.4f} (mean of {int(row['n'])} "
+              f"seeds), reward of the mean {row['confirmed_reward']:.4f}")
     print("timm block strings:")
     for line in block_strings(arch):
         print(f"  {line}")
     return arch, row, kept_weights(args.source, row)
+
+
+def _run_config(run_dir: str):
+    from nas.config import load_config
+    from nas.ledger.run_dir import RunDir
+
+    return load_config(str(RunDir.open(run_dir).path / "config.yaml"))
 
 
 def _onnx(args: argparse.Namespace, arch, weights: Path | None, protect: Path | None) -> None:

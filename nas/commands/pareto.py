@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 HELP = "print the accuracy-vs-FLOPs Pareto front (optionally re-scored, plotted, saved)"
@@ -22,10 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from nas.config import load_config
-    from nas.ledger.results import load_results, pareto_front, rescore
+    from nas.ledger.confirmed import search_rows
+    from nas.ledger.results import load_results, rescore
     from nas.ledger.run_dir import RunDir
     from nas.outputs.files import write_output
-    from nas.outputs.summary import front_table
+    from nas.outputs.summary import confirmed_lines, front_table
     from objectives import FLOPS_CONVENTION
     from search_space import SpecError
 
@@ -39,14 +41,13 @@ def main(args: argparse.Namespace) -> int:
     if x not in df or df[x].isna().all():
         raise SpecError("--x", x, "this run recorded no such column (search with "
                         "objective.metric: latency for latency_ms)")
-    front = pareto_front(df, x=x)
-    cost = (f"latency_ms / {target:g}" if objective.metric == "latency"
-            else f"FLOPs / {target:,.0f}")
-    formula = (f"ACC + {objective.beta:g} x |{cost} - 1|" if kind == "absolute"
-               else f"ACC x ({cost}) ^ {w:g}")
-    print(f"Pareto front of {len(df)} trials over {x}; reward = {formula} ({kind}); "
-          f"FLOPs = {FLOPS_CONVENTION}")
+    front, table = _confirmed(df, x, dataclasses.replace(objective, target=target, w=w,
+                                                          kind=kind))
+    print(f"Pareto front of {len(search_rows(df))} trials over {x}; reward = "
+          f"{_formula(objective, target, w, kind)} ({kind}); FLOPs = {FLOPS_CONVENTION}")
     print(front_table(front))
+    for line in confirmed_lines(table):
+        print(line)
     if args.csv:
         write_output(args.csv, lambda p: front.to_csv(p, index=False), "--csv", run.path)
         print(f"wrote {args.csv}")
@@ -54,6 +55,28 @@ def main(args: argparse.Namespace) -> int:
         from nas.outputs.plots import front_figure, pyplot, save_png
 
         pyplot("--plot")  # one clear line, before anything is drawn, if matplotlib is missing
-        write_output(args.plot, lambda p: save_png(front_figure(df, x), p), "--plot", run.path)
+        write_output(args.plot, lambda p: save_png(front_figure(df, x, confirmed=table), p),
+                     "--plot", run.path)
         print(f"wrote {args.plot}")
     return 0
+
+
+def _formula(objective, target: float, w: float, kind: str) -> str:
+    cost = (f"latency_ms / {target:g}" if objective.metric == "latency"
+            else f"FLOPs / {target:,.0f}")
+    return (f"ACC + {objective.beta:g} x |{cost} - 1|" if kind == "absolute"
+            else f"ACC x ({cost}) ^ {w:g}")
+
+
+def _confirmed(df, x: str, objective):
+    """(the front over `x` with a `confirmed` column: whether each point's candidate was
+    confirmed, the confirmed candidates scored by the re-scored `objective`)."""
+    from nas.ledger.confirmed import candidate_key, confirmed
+    from nas.ledger.results import pareto_front
+
+    table = confirmed(df, objective)
+    front = pareto_front(df, x=x)
+    done = set(table["tokens"])
+    front["confirmed"] = [candidate_key(t, a) in done
+                          for t, a in zip(front["tokens"], front["arch"])]
+    return front, table

@@ -8,13 +8,16 @@ import numpy as np
 import pandas as pd
 
 from nas.config import ObjectiveConfig
+from nas.ledger.confirmed import search_rows
 from nas.ledger.run_dir import SCORED, RunDir
 from objectives.reward import TARGET_FLOPS, W
 
 
 def load_results(run_dir: str | Path) -> pd.DataFrame:
     """One row per finished trial (columns: trial_id, status, accuracy, flops, params, reward,
-    train_seconds, arch, tokens, ...). Read from the journal, so it is current mid-search too."""
+    train_seconds, arch, tokens, ...). Read from the journal, so it is current mid-search too.
+    Confirmation trainings are rows too (``stage == "confirm"``); `nas.load_confirmed` sums
+    them up per candidate, and `ranked` and `pareto_front` leave them out."""
     run = RunDir.open(run_dir)
     df = run.table()
     return df[df["status"] != "rejected"].reset_index(drop=True)
@@ -36,9 +39,9 @@ def pareto_front(df: pd.DataFrame, x: str = "flops", y: str = "accuracy",
                  minimize_x: bool = True, maximize_y: bool = True) -> pd.DataFrame:
     """The non-dominated rows (lower `x`, higher `y` by default), sorted by `x`.
 
-    Rows missing either value (failed trials) are never on the front.
+    Rows missing either value (failed trials) and confirmation rows are never on the front.
     """
-    data = df.dropna(subset=[x, y])
+    data = search_rows(df).dropna(subset=[x, y])
     if "status" in data:
         data = data[data["status"].isin(SCORED)]
     xs = data[x].to_numpy(float) * (1 if minimize_x else -1)
@@ -53,6 +56,7 @@ def pareto_front(df: pd.DataFrame, x: str = "flops", y: str = "accuracy",
 
 
 def ranked(df: pd.DataFrame, by: str = "reward") -> pd.DataFrame:
-    """Scored trials, best `by` first."""
+    """Scored search trials (no confirmation rows), best `by` first."""
+    df = search_rows(df)
     scored = df[df["status"].isin(SCORED) & df[by].notna()]
     return scored.sort_values(by, ascending=False, kind="stable").reset_index(drop=True)

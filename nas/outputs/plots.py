@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from nas.ledger.confirmed import search_rows
 from nas.ledger.results import pareto_front
 from nas.ledger.run_dir import SCORED
 from search_space.errors import SpecError
@@ -64,16 +65,19 @@ def clock(finished_at: pd.Series, start: float) -> tuple[np.ndarray, str]:
 
 
 def front_figure(df: pd.DataFrame, x: str,
-                 reference: tuple[str, float, float | None] | None = None):
-    """Accuracy vs `x` (a `FRONT_AXES` column): every scored trial, the Pareto front, the
-    reference.
+                 reference: tuple[str, float, float | None] | None = None,
+                 confirmed: pd.DataFrame | None = None):
+    """Accuracy vs `x` (a `FRONT_AXES` column): every scored search trial, the Pareto front,
+    the reference, and the confirmed candidates (`nas.ledger.confirmed`) as their mean accuracy
+    with its 95% interval as an error bar.
 
     `reference` is (name, x value, accuracy or None); without an accuracy it is a vertical line.
     """
     xlabel, scale = FRONT_AXES[x]
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
-    scored = df[df["status"].isin(SCORED)].dropna(subset=[x, "accuracy"])
+    scored = search_rows(df)
+    scored = scored[scored["status"].isin(SCORED)].dropna(subset=[x, "accuracy"])
     ax.scatter(scored[x] / scale, scored["accuracy"], s=14, alpha=0.5, label="trials")
     front = pareto_front(df, x=x)
     if len(front):
@@ -85,7 +89,19 @@ def front_figure(df: pd.DataFrame, x: str,
         else:
             ax.scatter([ref_x / scale], [ref_acc], marker="*", s=160, color="k", zorder=3,
                        label=name)
+    if confirmed is not None and len(confirmed) and x in confirmed:
+        error_bars(ax, confirmed, x, scale)
     return _finish(fig, ax, xlabel, "proxy top-1 accuracy", legend=True)
+
+
+def error_bars(ax, confirmed: pd.DataFrame, x: str, scale: float) -> None:
+    """Confirmed candidates: the mean accuracy over their seeds, bars to the 95% interval's
+    ends (none where one training gives no interval)."""
+    mean = confirmed["accuracy_mean"].astype(float)
+    low = (mean - confirmed["ci95_low"].astype(float)).fillna(0.0)
+    high = (confirmed["ci95_high"].astype(float) - mean).fillna(0.0)
+    ax.errorbar(confirmed[x].astype(float) / scale, mean, yerr=[low, high], fmt="D", ms=5,
+                color="C2", capsize=3, zorder=4, label="confirmed (mean, 95% interval)")
 
 
 def best_so_far_figure(df: pd.DataFrame, start: float):

@@ -19,10 +19,12 @@ import numpy as np
 import pandas as pd
 
 from nas.config import SearchConfig, load_config
+from nas.ledger.confirmed import confirmed, search_rows
 from nas.ledger.results import load_results, ranked
 from nas.ledger.run_dir import SCORED, RunDir
 from nas.outputs import plots
 from nas.outputs.files import write_output
+from nas.outputs.summary import CONFIRMED_HEADERS, confirmed_cells, winner_line
 from nas.outputs.yaml_export import block_strings
 from objectives import FLOPS_CONVENTION, analytic_flops
 from search_space import Arch, load_space
@@ -47,6 +49,16 @@ class RunView:
     @property
     def is_grid(self) -> bool:
         return self.config.grid is not None
+
+    @property
+    def search(self) -> pd.DataFrame:
+        """The search's own trials: confirmation trainings left out."""
+        return search_rows(self.trials)
+
+    @property
+    def confirmed(self) -> pd.DataFrame:
+        """The confirmed candidates' statistics (empty without confirmation)."""
+        return confirmed(self.trials, self.config.objective)
 
 
 def planned_trials(config: SearchConfig) -> int:
@@ -73,7 +85,7 @@ def read_run(run_dir: str | Path,
 
 def run_state(view: RunView) -> str:
     """finished / running / stopped, in words a reader can act on."""
-    done = len(view.trials)
+    done = len(view.search)
     if view.run.driver_alive():
         return f"running: {done} of {view.budget} trials finished"
     if done >= view.budget:
@@ -114,12 +126,13 @@ def _same_arch(text: str, reference: Arch) -> bool:
 
 def figures(view: RunView) -> list[tuple[str, str]]:
     """(heading, <img>) for every plot this run supports."""
-    df = view.trials
+    df, table = view.search, view.confirmed  # confirmed points: their mean and interval
     out = [("Pareto front: accuracy vs FLOPs", _img(plots.front_figure(
-        df, "flops", _reference_point(view, "flops")), "accuracy vs FLOPs"))]
+        df, "flops", _reference_point(view, "flops"), table), "accuracy vs FLOPs"))]
     if "latency_ms" in df and df["latency_ms"].notna().any():
         out.append(("Pareto front: accuracy vs latency", _img(plots.front_figure(
-            df, "latency_ms", _reference_point(view, "latency_ms")), "accuracy vs latency")))
+            df, "latency_ms", _reference_point(view, "latency_ms"), table),
+            "accuracy vs latency")))
     if view.is_grid and view.reference is not None:
         base = float(analytic_flops(view.reference, view.reference.resolution,
                                     view.config.objective.num_classes))
@@ -219,6 +232,19 @@ def top_table(view: RunView, k: int = TOP_K) -> str:
     return _html_table(head, rows, escape_last=False)
 
 
+def confirmed_section(view: RunView) -> list[str]:
+    """"Confirmed candidates": each one's mean accuracy over its seeds with the 95% interval,
+    and whether #1 stands clear of #2; nothing without confirmation."""
+    table = view.confirmed
+    if not len(table):
+        return []
+    return ["<h2>Confirmed candidates</h2>",
+            "<p>The search's top candidates retrained with seeds of their own, outside the "
+            "budget; ranked by the reward of their mean accuracy (Student-t 95% intervals).</p>",
+            _html_table(list(CONFIRMED_HEADERS), confirmed_cells(table)),
+            f"<p>{html.escape(winner_line(table))}</p>"]
+
+
 def timm_strings(arch: Arch) -> str:
     """timm's `arch_def` of `arch`, flattened; the same notation, flagged, where timm would
     build a different network (search_space.timm_format says why)."""
@@ -285,6 +311,7 @@ def render(view: RunView, top_k: int = TOP_K) -> str:
              f"{html.escape(FLOPS_CONVENTION)}</p>"]
     for heading, img in figures(view):
         parts += [f"<h2>{html.escape(heading)}</h2>", img]
+    parts += confirmed_section(view)
     parts += [f"<h2>Top {top_k} by reward</h2>",
               "<p>timm block strings: timm's <code>arch_def</code>, one string per stage "
               "(<code>search_space.timm_format.timm_arch_def</code>).</p>",

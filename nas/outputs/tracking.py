@@ -18,7 +18,8 @@ The config names the backends, in a short or a long form:
   name.
 
 Every backend gets each trial's per-epoch reports (accuracy, loss, reward so far ...), then its
-final journaled row under `final/` (status, accuracy, reward, FLOPs, params, seconds), the
+final journaled row under `final/` (status, accuracy, reward, FLOPs, params, seconds, and its
+stage: `search`, or `confirm` for a confirmation training with its `confirm_seed`), the
 controller's name and the whole search config as parameters. The classes below only add that
 final row and the config to Ray's callbacks; the logging itself is Ray's.
 """
@@ -68,14 +69,20 @@ def tracking_callbacks(config: Any, run_path: Path,
 
 
 def final_metrics(rows: list[dict[str, Any]], trial_id: str) -> dict[str, Any] | None:
-    """The journaled row of `trial_id` as {"final": numbers + status}, or None if not there."""
+    """The journaled row of `trial_id` as {"final": numbers + status + stage}, or None if not
+    there. The stage tells a confirmation training (``confirm``, with its `confirm_seed`
+    among the numbers) from a search trial (``search``)."""
     for row in reversed(rows):  # the trial just ended: its row is near the end
         if row.get("trial_id") == trial_id:
             numbers = {k: float(v) for k, v in row.items()
                        if isinstance(v, (int, float)) and not isinstance(v, bool)
                        and k != "finished_at"}
-            return {"final": {**numbers, "status": row["status"]}}
+            return {"final": {**numbers, "status": row["status"],
+                              "stage": row.get("stage") or "search"}}
     return None
+
+
+TEXT_FIELDS = ("status", "stage")  # a final row's words; the rest are numbers
 
 
 class _FinalRow:
@@ -91,7 +98,7 @@ class _FinalRow:
         super().log_trial_end(trial, failed)
 
     def log_final(self, trial, step: int, final: dict[str, Any]) -> None:
-        numbers = {k: v for k, v in final["final"].items() if k != "status"}
+        numbers = {k: v for k, v in final["final"].items() if k not in TEXT_FIELDS}
         self.log_trial_result(step, trial, {"training_iteration": step, "final": numbers})
 
 
@@ -113,8 +120,8 @@ def _mlflow_callback(uri: str | None, experiment: str, run_path: Path,
         def log_final(self, trial, step, final):
             super().log_final(trial, step, final)
             self.mlflow_util.log_params(run_id=self._trial_runs[trial],
-                                        params_to_log={"final": {"status":
-                                                                 final["final"]["status"]}})
+                                        params_to_log={"final": {
+                                            k: final["final"][k] for k in TEXT_FIELDS}})
 
     store = uri or f"sqlite:///{(run_path / 'mlruns' / 'mlflow.db').resolve()}"
     callback = SearchMLflow(tracking_uri=store, experiment_name=experiment,
@@ -152,7 +159,8 @@ def _tensorboard_callback(rows: Callable[[], list[dict[str, Any]]], search: dict
 
         def log_final(self, trial, step, final):
             super().log_final(trial, step, final)
-            self._trial_writer[trial].add_text("final/status", final["final"]["status"], step)
+            for key in TEXT_FIELDS:
+                self._trial_writer[trial].add_text(f"final/{key}", final["final"][key], step)
 
     callback = SearchTensorBoard()
     callback.rows = rows

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from nas.config import ObjectiveConfig
+from nas.ledger.confirmed import export_order
 from nas.ledger.kept_weights import kept_path
 from nas.ledger.results import ranked
 from nas.ledger.run_dir import RunDir
@@ -13,10 +15,14 @@ from nas.outputs.files import write_output
 from search_space import Arch
 from search_space.errors import SpecError
 
+SEARCH_RECIPE = "the search's recipe"
 
-def trial_arch(df: pd.DataFrame, rank: int = 1, by: str = "reward") -> tuple[Arch, pd.Series]:
-    """The block table of the `rank`-th best scored trial (1 = best) and its row."""
-    order = ranked(df, by)
+
+def trial_arch(df: pd.DataFrame, rank: int = 1, by: str = "reward",
+               objective: ObjectiveConfig | None = None) -> tuple[Arch, pd.Series]:
+    """The block table of the `rank`-th best scored trial (1 = best) and its row; with the
+    run's `objective`, confirmed candidates rank first (`export_order`), by their mean."""
+    order = ranked(df, by) if objective is None else export_order(df, objective)
     if not 1 <= rank <= len(order):
         raise SpecError("--rank", rank, f"must be in 1..{len(order)} (scored trials)"
                         if len(order) else "the run has no scored trial yet")
@@ -35,9 +41,10 @@ def block_strings(arch: Arch) -> list[str]:
 
 
 def write_arch(arch: Arch, out: str | Path, row: pd.Series | None = None,
-               protect: Path | None = None) -> Path:
-    """Write the block table, with a comment header saying where it came from; `protect`: a
-    run directory whose files it must not replace."""
+               protect: Path | None = None, recipe: str = "") -> Path:
+    """Write the block table, with a comment header saying where it came from (and, for a
+    confirmed candidate, its statistics and the confirming `recipe`); `protect`: a run
+    directory whose files it must not replace."""
     header = ""
     if row is not None:
         header = (f"# trial {row['trial_id']}: accuracy {row['accuracy']:.4f} (proxy), "
@@ -46,8 +53,31 @@ def write_arch(arch: Arch, out: str | Path, row: pd.Series | None = None,
         if pd.notna(row.get("latency_ms")):  # objective.metric: latency
             header += (f"# latency {row['latency_ms']:.3f} ms (per-block table) measured under "
                        f"{row.get('latency_fingerprint')}\n")
+        if row.get("confirmed") in (True,):  # a bool, numpy's too; NaN or absent: not
+            header += confirmed_header(row, recipe)
     text = header + arch.to_yaml()
     return write_output(out, lambda p: p.write_text(text), "--out", protect)
+
+
+def confirmed_header(row: pd.Series, recipe: str) -> str:
+    """The comment lines of a confirmed candidate: mean +- std, n, the 95% interval, recipe."""
+    std = "n/a" if pd.isna(row["accuracy_std"]) else f"{row['accuracy_std']:.4f}"
+    ci = ("n/a (one training)" if pd.isna(row["ci95_low"])
+          else f"[{row['ci95_low']:.4f}, {row['ci95_high']:.4f}]")
+    return (f"# confirmed: accuracy {row['accuracy_mean']:.4f} +- {std} (mean +- std, "
+            f"n={int(row['n'])}), 95% interval {ci}, reward of the mean "
+            f"{row['confirmed_reward']:.4f}\n"
+            f"# confirming recipe: {recipe or SEARCH_RECIPE}\n")
+
+
+def confirm_recipe(config: object) -> str:
+    """The confirming trainings' recipe in words: the `confirm.set` overrides of the search's
+    proxy recipe, or "the search's recipe" (also for a config without a confirm section)."""
+    overrides = getattr(getattr(config, "confirm", None), "set", None) or {}
+    if not overrides:
+        return SEARCH_RECIPE
+    return "the search's recipe with " + ", ".join(
+        f"proxy.{key}={value}" for key, value in sorted(overrides.items()))
 
 
 def kept_weights(run_dir: str | Path, row: pd.Series) -> Path | None:

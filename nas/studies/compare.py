@@ -5,9 +5,14 @@ distinct block tables) and the reference with the run's proxy config at a longer
 (``--epochs``), S seeds each, as Ray trials of one run directory (`study_run`). Every job
 differs only in its architecture and seed: same data, split, epochs and recipe.
 
+The candidates are confirmation's (`nas.ledger.confirmed.top_candidates`: the K best distinct
+by search reward) and so is the statistic (`interval`: mean, std, n, Student-t 95% interval),
+so a comparison is a confirmation with a reference trained alike.
+
 Written to the compare directory: ``compare.csv`` (one row per training), ``compare.json`` (per
-candidate: accuracy mean and std over seeds, FLOPs, params, reward of the mean accuracy, the
-search's own proxy reward, and which found architectures beat the reference at no more FLOPs).
+candidate: accuracy mean, std, n and 95% interval over seeds, FLOPs, params, reward of the mean
+accuracy, the search's own proxy reward, and which found architectures beat the reference at
+no more FLOPs).
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ import pandas as pd
 import yaml
 
 from nas.config import ObjectiveConfig, SearchConfig
-from nas.ledger.results import load_results, ranked
+from nas.ledger.confirmed import interval, top_candidates
+from nas.ledger.results import load_results
 from nas.ledger.run_dir import RunDir
 from nas.schema import from_data, to_data
 from nas.studies.enumerated import Entry
@@ -91,12 +97,10 @@ def make_comparison(run_dir: Path, reference: Arch, top: int, epochs: int | None
                              ("--epochs", epochs, 1)):
         if value is not None and value < low:
             raise SpecError(name, value, f"must be >= {low}")
-    best = ranked(load_results(run.path))
+    best = top_candidates(load_results(run.path), top)  # confirmation's choice, to the letter
     found: dict[Arch, float] = {}
     for row in best.itertuples():
         found.setdefault(Arch.from_yaml(row.arch), float(row.reward))
-        if len(found) == top:
-            break
     if not found:
         raise SpecError("RUN_DIR", str(run_dir), "has no scored trial to compare")
     _check_skeleton(reference, next(iter(found)))
@@ -127,22 +131,10 @@ def compare_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 def summarize(rows: pd.DataFrame, objective: ObjectiveConfig,
               labels: tuple[str, ...]) -> dict[str, Any]:
-    """Per candidate: accuracy mean/std over ok seeds, FLOPs, params, rewards; who beats whom."""
-    candidates = []
-    for label in labels:
-        mine = rows[rows["candidate"] == label]
-        ok = mine[mine["status"] == "ok"]["accuracy"].astype(float)
-        mean = float(ok.mean()) if len(ok) else None
-        first = mine.iloc[0] if len(mine) else None
-        flops = int(first["flops"]) if first is not None else None
-        candidates.append({
-            "candidate": label, "arch": None if first is None else first["arch_name"],
-            "seeds_ok": int(len(ok)), "accuracy_mean": mean,
-            "accuracy_std": float(ok.std(ddof=1)) if len(ok) > 1 else None,
-            "flops": flops, "params": None if first is None else int(first["params"]),
-            "reward": objective.reward(mean, flops) if mean is not None else None,
-            "search_reward": None if first is None or pd.isna(first["search_reward"])
-            else float(first["search_reward"])})
+    """Per candidate: accuracy mean, std, n and 95% interval over ok seeds (confirmation's
+    statistic, `nas.ledger.confirmed.interval`), FLOPs, params, rewards; who beats whom."""
+    candidates = [_candidate(rows[rows["candidate"] == label], label, objective)
+                  for label in labels]
     ref = candidates[-1]
     beats = [c["candidate"] for c in candidates[:-1]
              if None not in (c["accuracy_mean"], ref["accuracy_mean"])
@@ -151,19 +143,43 @@ def summarize(rows: pd.DataFrame, objective: ObjectiveConfig,
             "any_beats_reference": bool(beats)}
 
 
+def _candidate(mine: pd.DataFrame, label: str, objective: ObjectiveConfig) -> dict[str, Any]:
+    stats = interval(mine[mine["status"] == "ok"]["accuracy"])
+    mean = None if stats["n"] == 0 else stats["accuracy_mean"]
+    first = mine.iloc[0] if len(mine) else None
+    flops = int(first["flops"]) if first is not None else None
+
+    def known(key: str) -> float | None:  # JSON has no NaN: an unknown figure is null
+        return None if pd.isna(stats[key]) else stats[key]
+
+    return {"candidate": label, "arch": None if first is None else first["arch_name"],
+            "seeds_ok": stats["n"], "n": stats["n"], "accuracy_mean": mean,
+            "accuracy_std": known("accuracy_std"), "ci95_low": known("ci95_low"),
+            "ci95_high": known("ci95_high"),
+            "flops": flops, "params": None if first is None else int(first["params"]),
+            "reward": objective.reward(mean, flops) if mean is not None else None,
+            "search_reward": None if first is None or pd.isna(first["search_reward"])
+            else float(first["search_reward"])}
+
+
 def summary_table(summary: dict[str, Any]) -> str:
     from nas.outputs.table import format_table, millions
 
     def num(value: float | None, spec: str) -> str:
         return "-" if value is None else format(value, spec)
 
-    rows = [(c["candidate"], c["arch"] or "-", num(c["accuracy_mean"], ".4f"),
-             num(c["accuracy_std"], ".4f"), millions(c["flops"]) if c["flops"] else "-",
+    def ci(c: dict[str, Any]) -> str:
+        return ("-" if c.get("ci95_low") is None
+                else f"[{c['ci95_low']:.4f}, {c['ci95_high']:.4f}]")
+
+    rows = [(c["candidate"], c["arch"] or "-", c.get("n", c["seeds_ok"]),
+             num(c["accuracy_mean"], ".4f"), num(c["accuracy_std"], ".4f"), ci(c),
+             millions(c["flops"]) if c["flops"] else "-",
              f"{c['params'] / 1e6:.2f}M" if c["params"] else "-", num(c["reward"], ".4f"),
              num(c["search_reward"], ".4f"))
             for c in summary["candidates"]]
-    return format_table(("candidate", "arch", "acc mean", "acc std", "FLOPs", "params",
-                         "reward", "search reward"), rows)
+    return format_table(("candidate", "arch", "n", "acc mean", "acc std", "95% interval",
+                         "FLOPs", "params", "reward", "search reward"), rows)
 
 
 def verdict(summary: dict[str, Any]) -> str:

@@ -1,0 +1,139 @@
+"""Confirmation statistics on hand-made journal rows: mean, std, the t interval, the reward of
+the mean, overlap, and search views that leave confirmation rows out."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from nas.ledger.confirmed import (
+    confirmed,
+    export_order,
+    interval,
+    load_confirmed,
+    overlapping,
+    top_candidates,
+)
+from nas.ledger.results import load_results, pareto_front, ranked
+from tests.confirmed_runs import OBJECTIVE, confirm_row, confirmed_run, search_and_confirm
+from tests.run_dirs import row
+
+
+def frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows)
+
+
+def test_interval_matches_scipy_t() -> None:
+    values = [0.61, 0.64, 0.60, 0.66]
+    got = interval(values)
+    mean, sem = np.mean(values), stats.sem(values)
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=mean, scale=sem)
+    assert got["n"] == 4
+    assert got["accuracy_mean"] == pytest.approx(mean)
+    assert got["accuracy_std"] == pytest.approx(np.std(values, ddof=1))
+    assert (got["ci95_low"], got["ci95_high"]) == pytest.approx((low, high))
+
+
+def test_one_value_has_a_mean_but_no_interval() -> None:
+    got = interval([0.5])
+    assert got["n"] == 1 and got["accuracy_mean"] == 0.5
+    assert math.isnan(got["accuracy_std"]) and math.isnan(got["ci95_low"])
+
+
+def test_confirmed_ranks_by_the_reward_of_the_mean() -> None:
+    table = confirmed(frame(search_and_confirm()), OBJECTIVE)
+    assert list(table["tokens"]) == [(1, 1), (0, 0)]  # B beats the lucky A
+    assert list(table["rank"]) == [1, 2]
+    first = table.iloc[0]
+    assert first["n"] == 3 and first["accuracy_mean"] == pytest.approx(0.64)
+    assert first["reward"] == pytest.approx(OBJECTIVE.reward(0.64, 4e7))
+    assert first["reward_low"] == pytest.approx(OBJECTIVE.reward(first["ci95_low"], 4e7))
+    assert first["search_reward"] == 0.75 and first["search_trial_id"] == "b"
+    assert first["name"] == "trial-b"
+
+
+def test_failed_confirmations_do_not_count() -> None:
+    rows = search_and_confirm() + [confirm_row("cb9", [1, 1], 0.9, 1009, status="failed",
+                                               reward=None)]
+    rows[-1]["accuracy"] = None
+    assert confirmed(frame(rows), OBJECTIVE).iloc[0]["n"] == 3
+
+
+def test_no_confirmation_is_an_empty_table() -> None:
+    table = confirmed(frame(search_and_confirm()[:3]), OBJECTIVE)
+    assert table.empty and "ci95_low" in table
+
+
+def test_overlap_of_the_first_two_intervals() -> None:
+    table = confirmed(frame(search_and_confirm()), OBJECTIVE)
+    assert not overlapping(table)  # 0.64 +- ~0.025 vs 0.55 +- ~0.025
+    rows = search_and_confirm()
+    rows += [confirm_row("ca9", [0, 0], 0.70, 1009), confirm_row("cb9", [1, 1], 0.52, 1009)]
+    assert overlapping(confirmed(frame(rows), OBJECTIVE))
+    assert not overlapping(table.head(1))
+
+
+def test_search_views_leave_confirmation_rows_out() -> None:
+    df = frame(search_and_confirm())
+    assert list(ranked(df)["trial_id"]) == ["a", "b", "c"]
+    assert set(pareto_front(df)["trial_id"]) <= {"a", "b", "c"}
+    assert list(top_candidates(df, 2)["trial_id"]) == ["a", "b"]
+
+
+def test_top_candidates_are_distinct_by_tokens() -> None:
+    df = frame([row("a", tokens=[0], reward=0.9), row("a2", tokens=[0], reward=0.8),
+                row("b", tokens=[1], reward=0.7)])
+    assert list(top_candidates(df, 2)["trial_id"]) == ["a", "b"]
+
+
+def test_export_order_puts_confirmed_candidates_first() -> None:
+    order = export_order(frame(search_and_confirm()), OBJECTIVE)
+    assert list(order["trial_id"]) == ["b", "a", "c"]
+    assert list(order["confirmed"]) == [True, True, False]
+    assert order.iloc[0]["accuracy_mean"] == pytest.approx(0.64)
+    assert order.iloc[0]["reward"] == 0.75  # the search row's own reward stays
+
+
+def test_load_confirmed_reads_a_run(tmp_path: Path) -> None:
+    run = confirmed_run(tmp_path / "run")
+    table = load_confirmed(run.path)
+    assert list(table["tokens"]) == [(1, 1), (0, 0)]
+    assert len(load_results(run.path)) == 9  # every row stays in the trials table
+
+
+def test_compare_uses_the_same_statistic() -> None:
+    from nas.studies.compare import summarize
+
+    rows = pd.DataFrame([{"candidate": label, "seed": i, "status": "ok", "accuracy": acc,
+                          "flops": 4e7, "params": 1e6, "search_reward": None, "arch_name": label}
+                         for label, accs in (("top1", (0.61, 0.64, 0.60)), ("reference", (0.5,)))
+                         for i, acc in enumerate(accs)])
+    top1, ref = summarize(rows, OBJECTIVE, ("top1", "reference"))["candidates"]
+    expected = interval([0.61, 0.64, 0.60])
+    assert (top1["n"], top1["ci95_low"], top1["ci95_high"]) == (
+        3, pytest.approx(expected["ci95_low"]), pytest.approx(expected["ci95_high"]))
+    assert ref["n"] == 1 and ref["ci95_low"] is None and ref["accuracy_std"] is None
+
+
+def test_compare_chooses_confirmations_candidates(tmp_path: Path) -> None:
+    from nas.studies.compare import make_comparison
+    from search_space import preset
+
+    run = confirmed_run(tmp_path / "run")
+    comparison = make_comparison(run.path, preset("efficientnet-b0").replace(resolution=32),
+                                 top=2, epochs=1, seeds=2)
+    # the rows share one block table: distinct tokens, one Arch; the choice is by tokens
+    assert comparison.search_rewards[0] == top_candidates(load_results(run.path), 2)["reward"][0]
+
+
+def test_rows_without_tokens_are_told_apart_by_their_block_table() -> None:
+    other = row("x", tokens=[]).get("arch").replace("resolution: 32", "resolution: 40")
+    rows = [confirm_row("c1", [], 0.5, 1000), confirm_row("c2", [], 0.6, 1001),
+            confirm_row("c3", [], 0.7, 1000, arch=other)]
+    table = confirmed(frame(rows), OBJECTIVE)
+    assert sorted(table["n"]) == [1, 2] and table.iloc[0]["name"] == "efficientnet-b0"
