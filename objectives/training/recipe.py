@@ -95,13 +95,13 @@ class ProxyConfig:
     threads: int | None = None
     device: str = "auto"
     seed: int = 0
-    seeds: int = 1
     data_seed: int = 0
     num_workers: int = 0
     bn_calibration: int = 512
     channels_last: bool | None = None
     bf16: bool | None = None
     resize_cache: bool = False
+    seeds: int = 1  # trainings averaged per trial (proxy.seeds)
 
     def __post_init__(self) -> None:
         integer("epochs", self.epochs, 1, MAX_EPOCHS)
