@@ -108,10 +108,7 @@ class SearchConfig:
         if self.early_stopping.asha and self.early_stopping.grace_period > self.proxy.epochs:
             raise SpecError("early_stopping.grace_period", self.early_stopping.grace_period,
                             f"must be <= proxy.epochs ({self.proxy.epochs})")
-        self._map_retrain_top()
-        if self.grid is None and self.confirm.top > self.budget.num_samples:
-            raise SpecError("confirm.top", self.confirm.top, f"must be <= budget.num_samples "
-                            f"({self.budget.num_samples}): the search has no more candidates")
+        self._map_retrain_top()  # (a top beyond the run's candidates confirms them all)
 
     def _map_retrain_top(self) -> None:
         """Old configs' `supernet.retrain_top: K` meant one standalone training of the K best:

@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from nas.ledger.run_dir import SCORED
+from nas.ledger.run_dir import SCORED, RunDir
 
 if TYPE_CHECKING:
     from nas.config import ConfirmConfig, ObjectiveConfig
@@ -96,3 +96,25 @@ def within_noise(rows: list[dict[str, Any]], candidates: list[dict[str, Any]],
         return []
     floor = top[-1]["reward"] - spread
     return [r for r in candidates[confirm.top:] if r["reward"] >= floor][:confirm.within_noise]
+
+
+def searched(rows: list[dict[str, Any]]) -> int:
+    """The search's trained trials (neither rejected nor chosen outside the budget)."""
+    return sum(1 for r in rows if r["status"] != "rejected" and not r.get("chosen"))
+
+
+def record(run: RunDir, settings: dict[str, Any]) -> None:
+    """Write `settings` as the `confirm` section of the run's config.yaml (atomically; the
+    rest of the file as it was, but an old `supernet.retrain_top`, which it replaces)."""
+    import yaml
+
+    from search_space.atomic_file import atomic_write
+    from search_space.yaml_file import read_yaml
+
+    path = run.path / "config.yaml"
+    data = read_yaml(path, "config")
+    if isinstance(data.get("supernet"), dict):
+        data["supernet"] = {k: v for k, v in data["supernet"].items() if k != "retrain_top"}
+    data["confirm"] = settings
+    text = yaml.safe_dump(data, sort_keys=False)
+    atomic_write(path, lambda tmp: tmp.write_text(text), fsync=True)
