@@ -113,8 +113,8 @@ def record(run: RunDir, settings: dict[str, Any]) -> None:
 
     path = run.path / "config.yaml"
     data = read_yaml(path, "config")
-    if isinstance(data.get("supernet"), dict):
-        data["supernet"] = {k: v for k, v in data["supernet"].items() if k != "retrain_top"}
+    if isinstance(data.get("supernet"), dict) and data["supernet"].get("retrain_top"):
+        data["supernet"] = {**data["supernet"], "retrain_top": 0}  # now in `settings`
     data["confirm"] = settings
     text = yaml.safe_dump(data, sort_keys=False)
     atomic_write(path, lambda tmp: tmp.write_text(text), fsync=True)
