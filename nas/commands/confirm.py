@@ -56,12 +56,14 @@ def _settings(config, run, args: argparse.Namespace):
     if searched(rows) < budget(config):
         raise SpecError("RUN_DIR", args.run_dir, f"its search is not finished ({searched(rows)} "
                         f"of {budget(config)} trials): `nas-search resume {args.run_dir}` first")
-    recorded = config.confirm
-    top = integer("--top", args.top if args.top is not None else recorded.top or DEFAULT_TOP, 1)
+    recorded, candidates = config.confirm, len(ranked(rows))
+    if not candidates:
+        raise SpecError("RUN_DIR", args.run_dir, "has no scored trial to confirm")
+    top = min(recorded.top or DEFAULT_TOP, candidates) if args.top is None else args.top
+    top = integer("--top", top, 1)
     seeds = integer("--seeds", args.seeds if args.seeds is not None else recorded.seeds, 1)
-    if top > len(ranked(rows)):
-        raise SpecError("--top", top, f"the run has {len(ranked(rows))} distinct scored "
-                        "candidates")
+    if top > candidates:
+        raise SpecError("--top", top, f"the run has {candidates} distinct scored candidates")
     settings = {**recorded.set, **dict(_pair(item) for item in args.overrides)}
     try:
         return ConfirmConfig(top, seeds, settings, recorded.within_noise)
