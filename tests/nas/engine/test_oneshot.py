@@ -16,8 +16,8 @@ from search_space import Arch
 
 TINY = ["evaluator=supernet", "proxy.resolution=16", "proxy.train_size=96", "proxy.val_size=32",
         "proxy.batch_size=32", "supernet.epochs=1", "supernet.calibration=32",
-        "supernet.batch=3", "supernet.actors=2", "confirm.top=2", "confirm.seeds=1", "budget.num_samples=8",
-        "controller.options={population_size: 4, tournament_size: 2}"]
+        "supernet.batch=3", "supernet.actors=2", "confirm.top=2", "confirm.seeds=1",
+        "budget.num_samples=8", "controller.options={population_size: 4, tournament_size: 2}"]
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +103,25 @@ def test_kill_9_during_supernet_training_then_resume(tmp_path):
     assert history[:saved["epoch"]] == saved["history"]  # earlier epochs were not retrained
     df = load_results(run_dir)
     assert (df["evaluator"] == "supernet").sum() == 2 and _retrained_best(df)
+
+
+def test_a_fidelity_study_of_the_run_starts_from_its_supernet(oneshot_run, tmp_path, capsys):
+    run, _ = oneshot_run
+    command = ["fidelity", str(run.path), "--archs", "2", "--seeds", "1", "--long",
+               "evaluator=proxy", "--output"]
+    assert main([*command, str(tmp_path / "same")]) == 0
+    out = capsys.readouterr().out
+    assert "starts from the run's own" in out and "supernet for short seed 0: epochs" not in out
+    copied = (tmp_path / "same" / "supernet-short-s0.pt").read_bytes()
+    assert copied == (run.path / SUPERNET_FILE).read_bytes()
+    # any --set, even one that only changes scoring, trains the study's own supernet
+    assert main([*command, str(tmp_path / "other"), "--set", "supernet.calibration=16"]) == 0
+    out = capsys.readouterr().out
+    assert "starts from" not in out and "supernet for short seed 0: epochs 1..1" in out
+    # so does a run whose supernet.pt no longer loads
+    damaged = tmp_path / "damaged-run"
+    shutil.copytree(run.path, damaged, ignore=shutil.ignore_patterns("fidelity*"))
+    (damaged / SUPERNET_FILE).write_bytes(b"not a checkpoint")
+    assert main([*command[:1], str(damaged), *command[2:], str(tmp_path / "damaged")]) == 0
+    out = capsys.readouterr().out
+    assert f"not reusing {damaged / SUPERNET_FILE}" in out and "epochs 1..1" in out
