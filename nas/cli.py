@@ -15,7 +15,7 @@ from search_space.errors import RunFailed, SpecError
 
 # in the order `--help` lists them
 VERBS = ("run", "resume", "status", "pareto", "export", "grid", "flops", "scale", "space",
-         "train", "prepare-data", "latency", "report", "fidelity", "compare")
+         "train", "prepare-data", "latency", "report", "fidelity", "compare", "confirm")
 
 EPILOG = """examples:
   nas-search run                          # the bundled offline demo

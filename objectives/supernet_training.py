@@ -69,8 +69,8 @@ class SupernetConfig:
         workers: data-parallel training workers (> 1: Ray Train, DDP).
         distill: with ``sandwich``, the smaller paths learn the largest path's predictions
             (BigNAS's inplace distillation) instead of the labels; the largest learns the labels.
-        retrain_top: after scoring, proxy-train the K best scored candidates standalone (rows
-            with ``evaluator: proxy``, beyond the budget); 0: none.
+        retrain_top: old name, kept so old run directories load: K > 0 means
+            ``confirm: {top: K, seeds: 1}`` (set ``confirm`` instead); 0: none.
     """
 
     epochs: int = 4

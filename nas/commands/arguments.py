@@ -65,3 +65,20 @@ def launch(config, args: argparse.Namespace) -> int:
     print(f"run directory: {run.path}")
     summarize(run)
     return 0
+
+
+def open_search_run(run_dir: str):
+    """A search's run directory that no driver is running (`resume`, `confirm`): one line
+    for a live driver or a study's folder (resumed by its own verb)."""
+    from nas.ledger.run_dir import RunDir
+    from search_space.errors import SpecError
+
+    run = RunDir.open(run_dir)
+    if run.driver_alive():
+        raise SpecError("RUN_DIR", run_dir, "its driver is still running (if it is not, "
+                        "it ran on another machine: delete RUN_DIR/driver.json)")
+    for study, verb in (("fidelity-study.yaml", "fidelity"), ("compare-study.yaml", "compare")):
+        if (run.path / study).is_file():  # a fixed job list, not a controller's search
+            raise SpecError("RUN_DIR", run_dir, f"is a {verb} study: resume it with "
+                            f"`nas-search {verb} {run_dir}`")
+    return run

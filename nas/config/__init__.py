@@ -7,6 +7,7 @@ value, raised before Ray starts. docs/config.md lists every key (`python -m nas.
 Like `nas.schema`, this package imports none of nas/'s rooms: every room may import it.
 """
 
+from nas.config.confirm import CONFIRM_SEED_BASE, ConfirmConfig
 from nas.config.grid import GridConfig
 from nas.config.loading import (
     apply_override,
@@ -26,7 +27,8 @@ from nas.config.sections import (
 )
 from nas.config.tracking import TRACKING_BACKENDS, tracking_backends
 
-__all__ = ["CONFIG_VERSION", "TRACKING_BACKENDS", "BudgetConfig", "ControllerConfig",
-           "EarlyStoppingConfig", "GridConfig", "LatencyConfig", "ObjectiveConfig",
-           "ResourcesConfig", "SearchConfig", "apply_override", "check_reachable", "config_path",
-           "load_config", "tracking_backends", "without_address"]
+__all__ = ["CONFIG_VERSION", "CONFIRM_SEED_BASE", "TRACKING_BACKENDS", "BudgetConfig",
+           "ConfirmConfig", "ControllerConfig", "EarlyStoppingConfig", "GridConfig",
+           "LatencyConfig", "ObjectiveConfig", "ResourcesConfig", "SearchConfig",
+           "apply_override", "check_reachable", "config_path", "load_config",
+           "tracking_backends", "without_address"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import yaml
 
+from nas.config.confirm import ConfirmConfig
 from nas.config.grid import GridConfig
 from nas.config.sections import (
     BudgetConfig,
@@ -55,6 +57,8 @@ class SearchConfig:
         evaluator: ``proxy`` (train each candidate) or ``supernet`` (score it with weights
             inherited from one trained supernet).
         supernet: the supernet's training and scoring (evaluator supernet).
+        confirm: after the budget, retrain the top candidates with several seeds (either
+            evaluator); replaces ``supernet.retrain_top``.
     """
 
     version: int = CONFIG_VERSION
@@ -75,6 +79,7 @@ class SearchConfig:
     tracking: tuple[str, ...] | dict | None = None  # [mlflow, tensorboard, wandb]
     evaluator: str = "proxy"  # proxy: train each candidate; supernet: inherited weights
     supernet: SupernetConfig = field(default_factory=SupernetConfig)  # evaluator: supernet
+    confirm: ConfirmConfig = field(default_factory=ConfirmConfig)  # after the budget
 
     def __post_init__(self) -> None:
         _check_name(self.name)
@@ -103,6 +108,19 @@ class SearchConfig:
         if self.early_stopping.asha and self.early_stopping.grace_period > self.proxy.epochs:
             raise SpecError("early_stopping.grace_period", self.early_stopping.grace_period,
                             f"must be <= proxy.epochs ({self.proxy.epochs})")
+        self._map_retrain_top()  # (a top beyond the run's candidates confirms them all)
+
+    def _map_retrain_top(self) -> None:
+        """Old configs' `supernet.retrain_top: K` meant one standalone training of the K best:
+        `confirm: {top: K, seeds: 1}` now, for either evaluator."""
+        k = self.supernet.retrain_top
+        if not k:
+            return
+        if self.confirm.top:
+            raise SpecError("supernet.retrain_top", k, "is replaced by confirm.top: set only "
+                            "confirm (e.g. confirm: {top: K, seeds: 1})")
+        object.__setattr__(self, "confirm", dataclasses.replace(self.confirm, top=k, seeds=1))
+        object.__setattr__(self, "supernet", dataclasses.replace(self.supernet, retrain_top=0))
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(to_data(self), sort_keys=False)

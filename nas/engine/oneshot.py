@@ -8,11 +8,8 @@ proposes `supernet.batch` candidates at a time through the ledger, an actor scor
 ledger, so rows land in the same journal (with ``evaluator: supernet``), the controller learns
 as in a proxy search, and `resume` requeues the batches that were in flight.
 
-With `supernet.retrain_top: K`, once every candidate is scored the K best supernet rows (by
-reward) are proxy-trained standalone in the same actors under the `proxy` recipe and journaled
-through `Ledger.propose_tokens` as rows with ``evaluator: proxy`` (beyond the budget). The K are
-chosen from the journal each time, skipping candidates that already have a proxy row, so a
-resumed run retrains only what is missing.
+Once the budget is covered, `confirm:` retrains the best candidates as proxy trials
+(`nas.engine.confirming`), as for a proxy search.
 """
 
 from __future__ import annotations
@@ -32,7 +29,6 @@ from search_space import SearchSpace, Supernet
 
 SUPERNET_FILE = "supernet.pt"
 EVALUATOR = "supernet"
-RETRAINED = "proxy"  # the evaluator column of a `retrain_top` row
 
 
 def run_oneshot(config: SearchConfig, run: RunDir, ledger: Ledger, space: SearchSpace,
@@ -42,22 +38,6 @@ def run_oneshot(config: SearchConfig, run: RunDir, ledger: Ledger, space: Search
     progress(f"supernet: scoring {ledger.remaining} candidates with inherited weights, "
              f"{config.supernet.batch} per call, {config.supernet.actors} actor(s)")
     _score_with_actors(config, ledger, space, supernet)
-
-
-def retrain_left(config: SearchConfig, rows: list[dict[str, Any]]) -> bool:
-    """Whether `retrain_top` still has candidates to proxy-train (a run killed while retraining
-    has its budget covered, but is not finished)."""
-    k = config.supernet.retrain_top
-    return config.evaluator == EVALUATOR and bool(retrain_choice(rows, k))
-
-
-def retrain_choice(rows: list[dict[str, Any]], k: int) -> list[list[int]]:
-    """Tokens of the `k` best-rewarded supernet rows that have no proxy row yet (best first)."""
-    done = {tuple(r["tokens"]) for r in rows if r.get("evaluator") == RETRAINED}
-    scored = sorted((r for r in rows if r.get("evaluator") == EVALUATOR
-                     and r.get("reward") is not None), key=lambda r: -r["reward"])
-    best = list(dict.fromkeys(tuple(r["tokens"]) for r in scored))[:k]
-    return [list(t) for t in best if t not in done]
 
 
 def check_supernet(config: SearchConfig, run: RunDir, space: SearchSpace) -> None:
@@ -124,19 +104,6 @@ class SupernetScorer:
                              "proxy_resolution": self.proxy.resolution})
         return outcomes
 
-    def retrain(self, tokens: list[int]) -> dict[str, Any]:
-        """Proxy-train one candidate standalone (`retrain_top`): the outcome of a proxy trial."""
-        from objectives import train_proxy
-
-        try:
-            result = train_proxy(self.space.decode(tokens), self.proxy, data=self.data)
-            outcome = {"status": result.status, "reason": result.reason,
-                       "accuracy": result.accuracy, "epochs": result.epochs,
-                       "train_seconds": result.train_seconds}
-        except Exception as err:  # noqa: BLE001 - a failed candidate is a result
-            outcome = {"status": "failed", "reason": f"{type(err).__name__}: {err}"}
-        return {**outcome, "evaluator": RETRAINED, "proxy_resolution": self.proxy.resolution}
-
 
 def _score_with_actors(config: SearchConfig, ledger: Ledger, space: SearchSpace,
                        supernet: Supernet) -> None:
@@ -152,7 +119,7 @@ Job = list[tuple[str, list[int]]]  # (ledger key, tokens) of the candidates an a
 
 
 class _Scoring:
-    """The driver's side of scoring: idle actors, calls in flight, the retraining queue."""
+    """The driver's side of scoring: idle actors and calls in flight."""
 
     def __init__(self, config: SearchConfig, ledger: Ledger, space: SearchSpace,
                  supernet: Supernet):
@@ -162,9 +129,8 @@ class _Scoring:
         resources = config.resources
         self.state = ray.put({k: v.cpu() for k, v in supernet.state_dict().items()})
         self.remote = ray.remote(num_cpus=resources.cpu, num_gpus=resources.gpu)(SupernetScorer)
-        self.pending: dict[Any, tuple[Any, Job, str]] = {}  # call -> (actor, job, kind)
+        self.pending: dict[Any, tuple[Any, Job]] = {}  # call -> (actor, job)
         self.idle = [self.start_actor() for _ in range(config.supernet.actors)]
-        self.retrain: list[list[int]] | None = None  # chosen once every candidate is scored
 
     def start_actor(self) -> Any:
         return self.remote.remote(self.space, self.state, self.config.proxy,
@@ -181,24 +147,13 @@ class _Scoring:
         return batch
 
     def fill(self) -> None:
-        """Give each idle actor a scoring batch, or, once all are scored, a retraining."""
+        """Give each idle actor a scoring batch while the ledger proposes candidates."""
         while self.idle:
             batch = self.scoring_batch()
-            if batch:
-                actor = self.idle.pop(0)
-                call = actor.score.remote([tokens for _, tokens in batch])
-                self.pending[call] = (actor, batch, EVALUATOR)
-                continue
-            if any(kind == EVALUATOR for _, _, kind in self.pending.values()):
-                return  # the K best are chosen from every score
-            if self.retrain is None:
-                self.retrain = retrain_choice(self.ledger.rows, self.config.supernet.retrain_top)
-            if not self.retrain:
+            if not batch:
                 return
-            key = f"{RETRAINED}-{uuid.uuid4().hex[:8]}"
-            tokens = self.ledger.propose_tokens(key, self.retrain.pop(0))
             actor = self.idle.pop(0)
-            self.pending[actor.retrain.remote(tokens)] = (actor, [(key, tokens)], RETRAINED)
+            self.pending[actor.score.remote([tokens for _, tokens in batch])] = (actor, batch)
 
     def collect(self) -> None:
         """Complete the first call to finish through the ledger; its actor is idle again."""
@@ -206,13 +161,12 @@ class _Scoring:
         from ray.exceptions import RayError
 
         [ref], _ = ray.wait(list(self.pending), num_returns=1)
-        actor, batch, kind = self.pending.pop(ref)
+        actor, batch = self.pending.pop(ref)
         try:
             outcomes = ray.get(ref)
-            outcomes = [outcomes] if kind == RETRAINED else outcomes
         except RayError as err:  # the actor died: fail its batch, carry on with a new one
             reason = f"the scoring actor failed: {type(err).__name__}"
-            outcomes = [{"status": "failed", "reason": reason, "evaluator": kind}
+            outcomes = [{"status": "failed", "reason": reason, "evaluator": EVALUATOR}
                         for _ in batch]
             actor = self.start_actor()
         for (key, _), outcome in zip(batch, outcomes, strict=True):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,17 +12,19 @@ import numpy as np
 import controllers
 from controllers import AskTell
 from nas.config import SearchConfig
+from nas.engine.confirming import confirmations, run_confirmation
 from nas.engine.latency_actor import WithLatency, build_table, table_archs, table_parts
-from nas.engine.oneshot import check_supernet, retrain_left, run_oneshot
+from nas.engine.oneshot import check_supernet, run_oneshot
 from nas.engine.preflight import check_cluster, preflight
 from nas.engine.ray_session import ray_session
 from nas.engine.searcher import ControllerSearcher
-from nas.engine.trial import TrialSetup, load_evaluator, run_trial
+from nas.engine.trial import TrialSetup, load_evaluator
+from nas.engine.tuning import fit_trials
 from nas.ledger.kept_weights import WeightsKeeper
 from nas.ledger.ledger import Ledger
 from nas.ledger.run_dir import RunDir
 from nas.outputs.progress import TrialProgress
-from nas.outputs.tracking import check_installed, tracking_callbacks
+from nas.outputs.tracking import check_installed
 from objectives import LatencyTable, analytic_flops
 from search_space import SearchSpace, load_space
 
@@ -58,11 +59,12 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
             study's enumerated space, or the scaling grid's (`nas.api.search`).
     """
     table = _check(config, parts)  # everything below fails, if it must, before Ray starts
+    confirming = parts is None and config.confirm.top > 0  # a grid's or a study's: never
     parts = parts or _parts(config)
     space, _, budget = parts
     run = _open_run(config, output, resume, space)  # the first file written
     ledger = _ledger(config, run, parts, resume, table)
-    if ledger.remaining == 0 and not retrain_left(config, ledger.rows):
+    if ledger.remaining == 0 and not (confirming and confirmations(config, ledger)):
         run.write_tables()  # a driver killed right after its last trial left them stale
         return run
     run.mark_driver()
@@ -71,7 +73,8 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
     ledger.on_row = _row_sink(watch, config, run, resume)
     try:
         with watch, ray_session(config.address):
-            _drive(config, run, ledger, space, table, progress)
+            _drive(config, run, ledger, space, table, progress,
+                   watch.confirming if confirming else None)
     finally:
         run.write_tables()
         run.clear_driver()
@@ -106,17 +109,22 @@ def _ledger(config: SearchConfig, run: RunDir, parts: tuple, resume: bool,
 
 
 def _drive(config: SearchConfig, run: RunDir, ledger: Ledger, space: SearchSpace,
-           table: LatencyTable | None, progress: Callable[[str], None]) -> None:
-    """Inside the Ray session: the latency table first, then the trials (or the supernet)."""
+           table: LatencyTable | None, progress: Callable[[str], None],
+           confirm_round: Callable[[int, int], None] | None) -> None:
+    """Inside the Ray session: the latency table first, then the trials (or the supernet)
+    still to train, then (`confirm_round` given: it hears of each round) the confirmation."""
     if config.address:
         check_cluster(config)
     if table is not None:  # alone on the device, before any trial starts
         build_table(table, table_parts(space, config.objective.num_classes),
                     table_archs(space, config.seed), progress)
-    if config.evaluator == "supernet":
+    if ledger.remaining and config.evaluator == "supernet":
         run_oneshot(config, run, ledger, space, progress)
-    else:
+    elif ledger.remaining:
         _fit(config, run, ledger, space.reference.resolution)
+    if confirm_round is not None and ledger.remaining == 0:  # done: confirm its best
+        run_confirmation(config, run, ledger, space.reference.resolution, confirm_round,
+                         progress)
 
 
 def _open_run(config: SearchConfig, output: str | Path | None, resume: bool,
@@ -152,35 +160,10 @@ def _parts(config: SearchConfig) -> tuple[SearchSpace, AskTell, int]:
 
 
 def _fit(config: SearchConfig, run: RunDir, ledger: Ledger, reference_resolution: int) -> None:
-    from ray import tune
-
-    from nas.engine.fail_fast import FailFast
-
-    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no Tune tables
     setup = TrialSetup(config.proxy, config.objective, config.evaluate, reference_resolution,
                        weights_dir=str(run.path.resolve()) if config.keep_weights else None)
-    trainable = tune.with_resources(tune.with_parameters(run_trial, setup=setup),
-                                    {"cpu": config.resources.cpu, "gpu": config.resources.gpu})
-    stopper = FailFast(ledger)
-    storage = (run.path / "ray").resolve()
-    session = f"session-{len(list(storage.glob('session-*'))) + 1}" if storage.exists() \
-        else "session-1"
-    tuner = tune.Tuner(
-        trainable,
-        tune_config=tune.TuneConfig(
-            search_alg=ControllerSearcher(ledger), num_samples=ledger.remaining,
-            max_concurrent_trials=config.budget.max_concurrent, reuse_actors=True,
-            scheduler=_scheduler(config), trial_dirname_creator=_trial_dirname),
-        run_config=tune.RunConfig(
-            name=session, storage_path=str(storage), verbose=0, stop=stopper,
-            failure_config=tune.FailureConfig(max_failures=0),
-            callbacks=tracking_callbacks(config, run.path, lambda: ledger.rows)),
-    )
-    stopper.fit(tuner)
-
-
-def _trial_dirname(trial) -> str:
-    return f"trial-{trial.trial_id}"  # Ray's default spells out the whole config
+    fit_trials(config, run, ledger, ControllerSearcher(ledger), ledger.remaining, setup,
+               _scheduler(config))
 
 
 def _scheduler(config: SearchConfig):

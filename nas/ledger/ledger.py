@@ -84,7 +84,7 @@ class Ledger:
         self.epochs, self.on_row = epochs, on_row
         self._pending: dict[str, list[int]] = {}  # trial key -> tokens, proposed, not completed
         self._requeue: list[list[int]] = []  # asks of a dead driver, proposed again first
-        self._chosen: set[str] = set()  # keys of `propose_tokens`: not the controller's asks
+        self._chosen: dict[str, dict] = {}  # `propose_tokens` key -> its row's extra columns
         self.rows: list[dict[str, Any]] = run.rows()
         self.best: float | None = _best(self.rows)
 
@@ -118,7 +118,7 @@ class Ledger:
         """Continue from the run directory (see the module docstring); safe to repeat."""
         self.rows = self.run.rows(needs=("tokens",))  # replayed by their tokens
         self.best = _best(self.rows)
-        self._pending = {}
+        self._pending, self._chosen = {}, {}
         state = self.run.load_state()  # None: killed before anything was saved
         if state is not None:
             self.controller.load_state_dict(state["controller"])
@@ -157,20 +157,26 @@ class Ledger:
         raise RuntimeError(f"{MAX_REJECTIONS} proposals in a row fell outside the FLOPs band "
                            f"{self.space.flops_band}; widen flops_band")
 
-    def propose_tokens(self, key: str, tokens: Sequence[int]) -> list[int]:
+    def propose_tokens(self, key: str, tokens: Sequence[int],
+                       fields: dict[str, Any] | None = None) -> list[int]:
         """Register trial `key` for a candidate chosen by the caller, not asked of the controller
-        (e.g. the best supernet-scored candidates, retrained standalone).
+        (e.g. a confirming training of one of the best candidates).
 
         Its outcome is completed, journaled and told like any other row; the row carries
-        ``chosen: true`` and does not count against the budget (`trained` skips it). It is not
-        saved as an ask in flight: after a crash the caller chooses again from the journal
-        (`restore` does not requeue it).
+        ``chosen: true`` and `fields` (a confirmation's ``stage``, ``confirm_seed``), and does
+        not count against the budget (`trained` skips it). It is not saved as an ask in
+        flight: after a crash the caller chooses again from the journal (`restore` does not
+        requeue it; `nas.ledger.confirmation.plan` is such a choice).
         """
         tokens = list(tokens)
         self.space.decode(tokens)  # SpecError for tokens outside the space
         self._pending[key] = tokens
-        self._chosen.add(key)
+        self._chosen[key] = dict(fields or {})
         return list(tokens)
+
+    def chosen_in_flight(self) -> list[tuple[list[int], dict[str, Any]]]:
+        """(tokens, fields) of the `propose_tokens` trials still training."""
+        return [(self._pending[key], dict(fields)) for key, fields in self._chosen.items()]
 
     def complete(self, key: str, outcome: dict[str, Any]) -> dict[str, Any] | None:
         """Record trial `key`'s outcome; returns its row (None: unknown or repeated key).
@@ -193,11 +199,11 @@ class Ledger:
         tokens = self._pending[key]
         row = self._row(tokens, outcome, trial_id)
         if key in self._chosen:
-            row[CHOSEN] = True
+            row.update({CHOSEN: True, **self._chosen[key]})
         self.rows.append(row)
         self.run.append(row, self.rows)  # durable first ...
         del self._pending[key]
-        self._chosen.discard(key)
+        self._chosen.pop(key, None)
         self.controller.tell(self.space.decode(tokens), _reward(row))  # ... then told
         self._save()
         if row["reward"] is not None and (self.best is None or row["reward"] > self.best):

@@ -170,6 +170,7 @@ class TrialProgress:
                  out: Callable[[str], None] | None = None):
         self.budget, self.running = budget, running
         self.done = self.failed = 0
+        self.confirmed = self.confirm_total = 0  # confirming trainings (outside the budget)
         self.best: float | None = None
         for row in rows:
             self._count(row)
@@ -181,9 +182,19 @@ class TrialProgress:
         if row["status"] == "rejected":  # never trained: not a trial of the budget
             return
         self._count(row)
+        if row.get("stage") == "confirm":  # a confirming training: `confirm i/N`
+            self.confirmed += 1
+            line = trial_line(row, self.done, self.budget, self.best).split("] ", 1)[1]
+            self.progress.write(f"confirm {self.confirmed}/{self.confirm_total} {line}  "
+                                f"seed {row.get('confirm_seed')}")
+            return
         self.progress.write(trial_line(row, self.done, self.budget, self.best))
         if not row.get(CHOSEN):
             self.progress.advance()
+
+    def confirming(self, done: int, total: int) -> None:
+        """A confirmation round starts: `done` of `total` confirming trainings journaled."""
+        self.confirmed, self.confirm_total = done, total
 
     def status(self) -> str:
         best = "-" if self.best is None else f"{self.best:.4f}"
@@ -202,7 +213,7 @@ class TrialProgress:
     def _count(self, row: dict[str, Any]) -> None:
         if row["status"] == "rejected":
             return
-        if not row.get(CHOSEN):  # a retrained pick (retrain_top) is outside the budget
+        if not row.get(CHOSEN):  # a confirming training is outside the budget
             self.done += 1
         if row["status"] in ("failed", "diverged"):
             self.failed += 1

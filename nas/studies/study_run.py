@@ -45,7 +45,7 @@ def run_config(config: SearchConfig, name: str, jobs: int) -> SearchConfig:
     return dataclasses.replace(
         config, name=name, budget=dataclasses.replace(config.budget, num_samples=jobs),
         early_stopping=dataclasses.replace(config.early_stopping, asha=False),
-        evaluator="proxy")
+        evaluator="proxy", confirm=dataclasses.replace(config.confirm, top=0))
 
 
 def run_study(kind: str, study: RecordedStudy, study_file: str, reference: Arch, output: Path,

@@ -372,7 +372,7 @@ def test_search_on_latency_scores_rows_by_their_table_latency(ray_local, tmp_pat
     cache = tmp_path / "cache"
     config = load_config("demo", [
         f"space={space}", "controller.name=random", "controller.options={}",
-        "budget.num_samples=2", "budget.max_concurrent=2", "proxy.resolution=16",
+        "budget.num_samples=2", "budget.max_concurrent=2", "proxy.resolution=16", "confirm.top=0",
         "proxy.train_size=64", "proxy.val_size=32", "proxy.batch_size=32",
         "objective.metric=latency", "objective.target=0.5", "objective.kind=absolute",
         "objective.beta=-0.2", "objective.latency.min_run_time=0.01",

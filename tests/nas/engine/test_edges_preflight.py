@@ -19,7 +19,7 @@ from search_space import SpecError, preset
 from search_space.bundled import bundled_space
 
 TINY = ["proxy.resolution=16", "proxy.train_size=64", "proxy.val_size=32",
-        "proxy.batch_size=32", "controller.name=random", "controller.options={}"]
+        "proxy.batch_size=32", "controller.name=random", "controller.options={}", "confirm.top=0"]
 CPUS = os.cpu_count() or 1
 
 

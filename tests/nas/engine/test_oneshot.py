@@ -9,15 +9,15 @@ from processes import nas_cli, start, stop_group, wait_for
 
 from nas import load_config, load_results, pareto_front, search
 from nas.cli import main
-from nas.engine.oneshot import SUPERNET_FILE, retrain_choice
+from nas.engine.oneshot import SUPERNET_FILE
 from objectives import fvcore_flops
 from objectives.supernet_training import load_checkpoint
 from search_space import Arch
 
 TINY = ["evaluator=supernet", "proxy.resolution=16", "proxy.train_size=96", "proxy.val_size=32",
         "proxy.batch_size=32", "supernet.epochs=1", "supernet.calibration=32",
-        "supernet.batch=3", "supernet.actors=2", "supernet.retrain_top=2", "budget.num_samples=8",
-        "controller.options={population_size: 4, tournament_size: 2}"]
+        "supernet.batch=3", "supernet.actors=2", "confirm.top=2", "confirm.seeds=1",
+        "budget.num_samples=8", "controller.options={population_size: 4, tournament_size: 2}"]
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def oneshot_run(ray_local, tmp_path_factory):
 
 def _retrained_best(df, k: int = 2) -> bool:
     """At least k of the candidates with the k best supernet rewards (ties included) have a
-    standalone proxy row of the same candidate."""
+    standalone proxy row of the same candidate (a confirming training)."""
     scored = df[df["evaluator"] == "supernet"]
     kth = scored["reward"].nlargest(k).iloc[-1]
     proxy = {tuple(t) for t in df[df["evaluator"] == "proxy"]["tokens"]}
@@ -42,7 +42,8 @@ def test_rows_pareto_and_export(oneshot_run, tmp_path):
     run, lines = oneshot_run
     df = load_results(run.path)
     assert len(df) == 10 and set(df["status"]) == {"ok"}
-    assert list(df["evaluator"]) == ["supernet"] * 8 + ["proxy"] * 2  # retrain_top: 2
+    assert list(df["evaluator"]) == ["supernet"] * 8 + ["proxy"] * 2  # confirm: top 2 x 1
+    assert list(df["stage"].iloc[8:]) == ["confirm"] * 2 and df["stage"].iloc[:8].isna().all()
     epochs = load_config("demo", TINY).proxy.epochs  # a full proxy trial each
     assert _retrained_best(df) and (df["epochs"].iloc[8:] == epochs).all()
     assert df["accuracy"].between(0, 1).all() and (df["reward"] >= 0).all()
@@ -102,16 +103,6 @@ def test_kill_9_during_supernet_training_then_resume(tmp_path):
     assert history[:saved["epoch"]] == saved["history"]  # earlier epochs were not retrained
     df = load_results(run_dir)
     assert (df["evaluator"] == "supernet").sum() == 2 and _retrained_best(df)
-
-
-def test_retrain_choice_skips_candidates_already_retrained():
-    def row(tokens, evaluator, reward):
-        return {"tokens": tokens, "evaluator": evaluator, "reward": reward}
-
-    rows = [row([0], "supernet", 0.5), row([1], "supernet", 0.7), row([2], "supernet", 0.6),
-            row([3], "supernet", None), row([1], "supernet", 0.7), row([1], "proxy", 0.4)]
-    assert retrain_choice(rows, 2) == [[2]]  # [1] and [2] are the best; [1] has its proxy row
-    assert retrain_choice(rows, 3) == [[2], [0]] and retrain_choice(rows, 0) == []
 
 
 def test_a_fidelity_study_of_the_run_starts_from_its_supernet(oneshot_run, tmp_path, capsys):

@@ -15,7 +15,7 @@ from objectives import fvcore_flops, torch_params
 from search_space import Arch
 
 TINY = ["proxy.resolution=16", "proxy.train_size=128", "proxy.val_size=64",
-        "proxy.batch_size=32", "budget.max_concurrent=2"]
+        "proxy.batch_size=32", "budget.max_concurrent=2", "confirm.top=0"]
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy")
 QUICK = ["budget.num_samples=3", "budget.max_concurrent=2", "proxy.epochs=2",
          "controller.name=random", "controller.options={}",
-         "evaluate=tests.instant_evaluator:instant"]
+         "evaluate=tests.instant_evaluator:instant", "confirm.top=0"]
 
 
 @pytest.fixture(scope="module")

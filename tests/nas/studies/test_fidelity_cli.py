@@ -73,7 +73,8 @@ def test_compare_trains_top_k_and_the_reference_alike(ray_local, tmp_path, capsy
     from nas import load_config, search
 
     config = load_config("demo", ["budget.num_samples=3", "controller.name=random",
-                                  "controller.options={}", HOOK + "seeded_score"])
+                                  "controller.options={}", HOOK + "seeded_score",
+                                  "confirm.top=0"])
     run = search(config, tmp_path / "run", progress=lambda line: None)
     out = tmp_path / "cmp"
     assert main(["compare", str(run.path), *COMPARE, "--seeds", "2", "--output", str(out)]) == 0

@@ -1,0 +1,65 @@
+"""`confirm:`: after the budget, retrain the search's best candidates with several seeds.
+
+A search's single training per candidate is partly luck: two seeds of one recipe rank the same
+architectures only loosely (docs/findings.md). The confirmation phase retrains the top K
+distinct candidates S times each, with proxy seeds the search never used, so the answer is a
+mean with an interval instead of the luckiest seed (`nas.ledger.confirmation` plans it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from nas.schema import from_data
+from objectives import ProxyConfig
+from search_space.errors import SpecError
+from search_space.validators import integer
+
+CONFIRM_SEED_BASE = 1000  # confirming seed i of a run is proxy.seed + 1000 + i
+PREFIX = "proxy."  # `set` keys may be spelled with it, as on the command line
+
+
+@dataclass(frozen=True)
+class ConfirmConfig:
+    """The confirmation phase, run after the search's budget (outside it).
+
+    Attributes:
+        top: K distinct candidates, best search reward first, to retrain; 0: no confirmation.
+        seeds: S trainings of each, with proxy seeds ``proxy.seed + 1000 + i`` (i < S),
+            distinct from the search's.
+        set: proxy settings of the confirming trainings, e.g. ``{epochs: 6}`` (keys are
+            ``proxy`` fields); empty: the search's own recipe.
+        within_noise: also confirm up to this many more candidates whose search reward lies
+            within the search's measured noise of the K-th (see
+            `nas.ledger.confirmation.noise`); 0: none.
+    """
+
+    top: int = 0
+    seeds: int = 2
+    set: dict = field(default_factory=dict)
+    within_noise: int = 0
+
+    def __post_init__(self) -> None:
+        integer("top", self.top, 0)
+        integer("seeds", self.seeds, 1)
+        integer("within_noise", self.within_noise, 0)
+        settings = {str(k).removeprefix(PREFIX): v for k, v in self.set.items()}
+        if "seed" in settings:
+            raise SpecError("set.seed", settings["seed"], "confirming seeds are proxy.seed + "
+                            f"{CONFIRM_SEED_BASE} + i: set `seeds` (how many) instead")
+        from_data(ProxyConfig, settings, "set.")  # unknown keys and bad values, named here
+        object.__setattr__(self, "set", settings)
+
+    def seed(self, base: ProxyConfig, i: int) -> int:
+        """The proxy seed of the i-th confirming training of a candidate."""
+        return base.seed + CONFIRM_SEED_BASE + i
+
+    def proxy(self, base: ProxyConfig, seed: int) -> ProxyConfig:
+        """The confirming recipe: `base` with `set` applied, training with proxy seed `seed`."""
+        return dataclasses.replace(from_data(ProxyConfig, {**_fields(base), **self.set}),
+                                   seed=seed)
+
+
+def _fields(proxy: ProxyConfig) -> dict:
+    return {f.name: getattr(proxy, f.name) for f in dataclasses.fields(proxy) if f.init}
