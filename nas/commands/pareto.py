@@ -71,7 +71,8 @@ def _formula(objective, target: float, w: float, kind: str) -> str:
 def _confirmed(df, x: str, objective):
     """(the front over `x` with a `confirmed` column: whether each point's candidate was
     confirmed, the confirmed candidates scored by the re-scored `objective`)."""
-    from nas.ledger.confirmed import candidate_key, confirmed
+    from nas.ledger.confirmation import candidate_key
+    from nas.ledger.confirmed import confirmed
     from nas.ledger.results import pareto_front
 
     table = confirmed(df, objective)

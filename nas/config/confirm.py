@@ -56,9 +56,11 @@ class ConfirmConfig:
         return base.seed + CONFIRM_SEED_BASE + i
 
     def proxy(self, base: ProxyConfig, seed: int) -> ProxyConfig:
-        """The confirming recipe: `base` with `set` applied, training with proxy seed `seed`."""
-        return dataclasses.replace(from_data(ProxyConfig, {**_fields(base), **self.set}),
-                                   seed=seed)
+        """The confirming recipe: `base` with `set` applied, training with proxy seed `seed`,
+        one training per row (the search's `proxy.seeds` averaging does not apply unless `set`
+        asks for it: the confirmation's seeds are its own average)."""
+        return dataclasses.replace(from_data(ProxyConfig, {**_fields(base), "seeds": 1,
+                                                           **self.set}), seed=seed)
 
 
 def _fields(proxy: ProxyConfig) -> dict:

@@ -31,16 +31,30 @@ def is_confirmation(row: dict[str, Any]) -> bool:
     return row.get("stage") == STAGE
 
 
+def candidate_key(tokens: Any, arch: str) -> tuple:
+    """A candidate's identity: its tokens as a tuple (its block table's text for a row that has
+    none). Lists, tuples and numpy arrays (a parquet round trip) alike."""
+    if tokens is not None and not isinstance(tokens, (str, float)) and len(tokens):
+        return tuple(int(t) for t in tokens)
+    return (arch,)
+
+
 def ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The best scored search row of each distinct candidate, best search reward first."""
-    best: dict[Tokens, dict[str, Any]] = {}
+    """The best scored search row of each distinct candidate, best search reward first: the
+    choice confirmation and `compare` share."""
+    best: dict[tuple, dict[str, Any]] = {}
     for row in rows:
-        if is_confirmation(row) or row["status"] not in SCORED or row.get("reward") is None:
+        reward = row.get("reward")
+        if is_confirmation(row) or row["status"] not in SCORED or not _finite(reward):
             continue
-        tokens = tuple(row["tokens"])
-        if tokens not in best or row["reward"] > best[tokens]["reward"]:
-            best[tokens] = row
+        key = candidate_key(row.get("tokens"), row["arch"])
+        if key not in best or reward > best[key]["reward"]:
+            best[key] = row
     return sorted(best.values(), key=lambda r: -r["reward"])
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
 
 
 def done(rows: list[dict[str, Any]]) -> set[Training]:

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from nas.config import ObjectiveConfig
+from nas.ledger.confirmation import STAGE, candidate_key, ranked
 from nas.ledger.run_dir import SCORED, RunDir
 from search_space import Arch
 
-STAGE = "confirm"  # the `stage` of a confirmation row; search rows have none
 LEVEL = 0.95  # the interval's confidence
 COLUMNS = ("rank", "tokens", "arch", "name", "n", "accuracy_mean", "accuracy_std", "ci95_low",
            "ci95_high", "reward", "reward_low", "reward_high", "search_reward",
@@ -57,22 +57,11 @@ def interval(accuracies: Any, level: float = LEVEL) -> dict[str, float]:
             "ci95_low": mean - half, "ci95_high": mean + half}
 
 
-def candidate_key(tokens: Any, arch: str) -> tuple:
-    """A candidate's identity: its tokens as a tuple (its block table's text without them)."""
-    if isinstance(tokens, (list, tuple, np.ndarray)) and len(tokens):
-        return tuple(int(t) for t in tokens)
-    return (arch,)
-
-
 def top_candidates(df: pd.DataFrame, k: int) -> pd.DataFrame:
     """The best search row of each of the `k` best distinct candidates, by search reward: the
-    choice confirmation and `compare` share."""
-    rows = search_rows(df)
-    scored = rows[rows["status"].isin(SCORED) & rows["reward"].notna()]
-    scored = scored.sort_values("reward", ascending=False, kind="stable")
-    keys = [candidate_key(t, a) for t, a in zip(scored["tokens"], scored["arch"])]
-    first = ~pd.Series(keys, index=scored.index).duplicated()
-    return scored[first.to_numpy()].head(k).reset_index(drop=True)
+    plan's choice (`nas.ledger.confirmation.ranked`) as rows of `df`."""
+    best = ranked(df.to_dict("records"))[:k]
+    return pd.DataFrame(best, columns=df.columns).reset_index(drop=True)
 
 
 def confirmed(df: pd.DataFrame, objective: ObjectiveConfig) -> pd.DataFrame:
