@@ -20,6 +20,7 @@ from nas.engine.ray_session import ray_session
 from nas.engine.searcher import ControllerSearcher
 from nas.engine.trial import TrialSetup, load_evaluator
 from nas.engine.tuning import fit_trials
+from nas.ledger.confirmed import write_confirmed
 from nas.ledger.kept_weights import WeightsKeeper
 from nas.ledger.ledger import Ledger
 from nas.ledger.run_dir import RunDir
@@ -65,7 +66,7 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
     run = _open_run(config, output, resume, space)  # the first file written
     ledger = _ledger(config, run, parts, resume, table)
     if ledger.remaining == 0 and not (confirming and confirmations(config, ledger)):
-        run.write_tables()  # a driver killed right after its last trial left them stale
+        _write_tables(run, config)  # a driver killed right after its last trial left them stale
         return run
     run.mark_driver()
     watch = TrialProgress(budget, ledger.rows, running=lambda: ledger.in_flight,
@@ -76,12 +77,18 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
             _drive(config, run, ledger, space, table, progress,
                    watch.confirming if confirming else None)
     finally:
-        run.write_tables()
+        _write_tables(run, config)
         run.clear_driver()
     if ledger.remaining:
         progress(f"stopped with {ledger.remaining} of {budget} trials to go; continue with "
                  f"`nas-search resume {run.path}`")
     return run
+
+
+def _write_tables(run: RunDir, config: SearchConfig) -> None:
+    """trials.csv/.parquet, and confirmed.csv once anything is confirmed."""
+    run.write_tables()
+    write_confirmed(run, config.objective)
 
 
 def _check(config: SearchConfig, parts: tuple | None) -> LatencyTable | None:

@@ -21,11 +21,13 @@ from nas.config import ObjectiveConfig
 from nas.ledger.confirmation import STAGE, candidate_key, ranked
 from nas.ledger.run_dir import SCORED, RunDir
 from search_space import Arch
+from search_space.atomic_file import atomic_write
 
 LEVEL = 0.95  # the interval's confidence
 COLUMNS = ("rank", "tokens", "arch", "name", "n", "accuracy_mean", "accuracy_std", "ci95_low",
            "ci95_high", "reward", "reward_low", "reward_high", "search_reward",
            "search_trial_id", "flops", "params")
+CONFIRMED_FILE = "confirmed.csv"
 STATS = ("n", "accuracy_mean", "accuracy_std", "ci95_low", "ci95_high")
 
 
@@ -163,3 +165,11 @@ def load_confirmed(run_dir: str | Path) -> pd.DataFrame:
     run = RunDir.open(run_dir)
     objective = load_config(str(run.path / "config.yaml")).objective
     return confirmed(load_results(run.path), objective)
+
+
+def write_confirmed(run: RunDir, objective: ObjectiveConfig) -> None:
+    """RUN_DIR/confirmed.csv, the `confirmed` table beside trials.csv (none while nothing is
+    confirmed), written whole or not at all."""
+    table = confirmed(run.table(), objective)
+    if len(table):
+        atomic_write(run.path / CONFIRMED_FILE, lambda p: table.to_csv(p, index=False))

@@ -106,6 +106,18 @@ def test_load_confirmed_reads_a_run(tmp_path: Path) -> None:
     assert len(load_results(run.path)) == 9  # every row stays in the trials table
 
 
+def test_the_run_directory_holds_the_confirmed_table(tmp_path: Path) -> None:
+    from nas.ledger.confirmed import CONFIRMED_FILE, write_confirmed
+
+    run = confirmed_run(tmp_path / "run")
+    write_confirmed(run, OBJECTIVE)
+    saved = pd.read_csv(run.path / CONFIRMED_FILE)
+    assert list(saved["n"]) == [3, 3] and saved["accuracy_mean"].iloc[0] == pytest.approx(0.64)
+    empty = confirmed_run(tmp_path / "none", search_and_confirm()[:3])
+    write_confirmed(empty, OBJECTIVE)
+    assert not (empty.path / CONFIRMED_FILE).exists()
+
+
 def test_compare_uses_the_same_statistic() -> None:
     from nas.studies.compare import summarize
 
