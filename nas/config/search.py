@@ -108,7 +108,14 @@ class SearchConfig:
         if self.early_stopping.asha and self.early_stopping.grace_period > self.proxy.epochs:
             raise SpecError("early_stopping.grace_period", self.early_stopping.grace_period,
                             f"must be <= proxy.epochs ({self.proxy.epochs})")
-        self._map_retrain_top()  # (a top beyond the run's candidates confirms them all)
+        self._check_confirm()
+
+    def _check_confirm(self) -> None:
+        self._map_retrain_top()
+        top, trials = self.confirm.top, self.budget.num_samples
+        if top > trials:  # (a top beyond the candidates that scored confirms them all)
+            raise SpecError("confirm.top", top, f"must be <= budget.num_samples ({trials}): "
+                            "the search has no more candidates to confirm")
 
     def _map_retrain_top(self) -> None:
         """Old configs' `supernet.retrain_top: K` meant one standalone training of the K best:

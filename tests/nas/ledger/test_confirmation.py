@@ -191,6 +191,7 @@ def test_retrain_top_of_old_configs_maps_onto_confirm():
     ("confirm.set={epoks: 3}", "--set confirm.set.epoks"),
     ("confirm.set={epochs: 0}", "--set confirm.set.epochs = 0"),
     ("confirm.set={seed: 3}", "--set confirm.set.seed = 3"),
+    ("confirm.top=17", "--set confirm.top = 17: must be <= budget.num_samples (16)"),
 ])
 def test_malformed_confirm_values_are_one_line_exit_2(capsys, tmp_path, override, named):
     line = main_error(capsys, "run", "demo", "--set", override, "--output", str(tmp_path / "r"))

@@ -182,7 +182,7 @@ def test_checkpoint_fields_are_validated(changes: dict, expected: str, tmp_path:
 
 
 def test_resume_with_a_damaged_supernet_leaves_the_run_as_it_was(tmp_path: Path) -> None:
-    config = load_config("oneshot-demo", ["budget.num_samples=2"])
+    config = load_config("oneshot-demo", ["budget.num_samples=2", "confirm.top=2"])
     run = RunDir.create(tmp_path / "run", config.to_yaml())
     bad_checkpoint(run.path / "supernet.pt", epoch="x")
     line = cli_error("resume", str(run.path), run_dir=run.path)
