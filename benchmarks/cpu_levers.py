@@ -185,23 +185,22 @@ def fixed_costs(args: argparse.Namespace, say: Say) -> None:
     say(f"{'ray (once)':<44}{ray_start_stop()}")
 
 
-def save(out: Path, lines: list[str]) -> None:
-    command = " ".join(["python", "benchmarks/cpu_levers.py", *sys.argv[1:]])
-    head = ["# cpu_levers: bf16, channels_last, threads and per-trial fixed costs on CPU", "",
-            f"- Command: `{command}`", f"- Commit: {commit()}",
-            f"- Date: {time.strftime('%Y-%m-%d %H:%M %z')}",
-            "- Machine: this project's shared 2-core CPU virtual machine, no GPU", "", "```"]
-    out.write_text("\n".join([*head, *lines, "```", ""]), encoding="utf-8")
+MACHINE = "this project's shared 2-core CPU virtual machine, no GPU"
+
+
+def markdown(lines: list[str]) -> str:
+    """The run as a results page: title, command, commit, date, machine, then the output."""
+    facts = {"Command": f"`{' '.join(['python', 'benchmarks/cpu_levers.py', *sys.argv[1:]])}`",
+             "Commit": commit(), "Date": time.strftime("%Y-%m-%d %H:%M %z"), "Machine": MACHINE}
+    title = "# cpu_levers: bf16, channels_last, threads and per-trial fixed costs on CPU"
+    return "\n".join([title, "", *(f"- {k}: {v}" for k, v in facts.items()), "", "```",
+                      *lines, "```", ""])
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     lines: list[str] = []
-
-    def say(line: str) -> None:
-        print(line, flush=True)
-        lines.append(line)
-
+    say = Recorder(lines)
     start = time.perf_counter()
     say(f"torch {torch.__version__}, {torch.get_num_threads()} threads"
         + (" (quick)" if args.quick else ""))
@@ -209,7 +208,18 @@ def main(argv: list[str] | None = None) -> None:
         section(args, say)
     say(f"done in {time.perf_counter() - start:.0f} s")
     if args.out:
-        save(args.out, lines)
+        args.out.write_text(markdown(lines), encoding="utf-8")
+
+
+@dataclasses.dataclass
+class Recorder:
+    """Prints each line as it comes and keeps it for the markdown page."""
+
+    lines: list[str]
+
+    def __call__(self, line: str) -> None:
+        print(line, flush=True)
+        self.lines.append(line)
 
 
 if __name__ == "__main__":
