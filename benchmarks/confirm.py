@@ -25,7 +25,6 @@ import dataclasses
 import hashlib
 import multiprocessing
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,6 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.results_page import save  # noqa: E402
 
 CONFIRM = ["confirm.top=3", "confirm.seeds=2"]
 # the smoke run: tiny searches on tiny data, one epoch everywhere
@@ -186,24 +187,6 @@ def _std(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def commit() -> str:
-    try:
-        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, timeout=10,
-                              capture_output=True, text=True, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return done.stdout.strip()
-
-
-def save(out: Path, lines: list[str]) -> None:
-    command = " ".join(["python", "benchmarks/confirm.py", *sys.argv[1:]])
-    head = ["# confirm: the confirmed winner against the single-seed winner", "",
-            f"- Command: `{command}`", f"- Commit: {commit()}",
-            f"- Date: {time.strftime('%Y-%m-%d %H:%M %z')}",
-            "- Machine: this project's shared 2-core CPU virtual machine, no GPU", "", "```"]
-    out.write_text("\n".join([*head, *lines, "```", ""]), encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     lines: list[str] = []
@@ -225,7 +208,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{time.perf_counter() - start:.0f} s")
     report(found, true, say)
     if args.out:
-        save(args.out, lines)
+        save(args.out, "confirm: the confirmed winner against the single-seed winner",
+             "benchmarks/confirm.py", lines)
 
 
 if __name__ == "__main__":

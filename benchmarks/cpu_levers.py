@@ -34,8 +34,8 @@ from torch.profiler import ProfilerActivity, profile
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.confirm import commit  # noqa: E402
 from benchmarks.proxy_throughput import ours  # noqa: E402
+from benchmarks.results_page import save  # noqa: E402
 from nas.config.loading import load_config  # noqa: E402
 from objectives import ProxyConfig, analytic_flops, train_proxy  # noqa: E402
 from objectives.data.loading import load_dataset, read_dataset  # noqa: E402
@@ -185,18 +185,6 @@ def fixed_costs(args: argparse.Namespace, say: Say) -> None:
     say(f"{'ray (once)':<44}{ray_start_stop()}")
 
 
-MACHINE = "this project's shared 2-core CPU virtual machine, no GPU"
-
-
-def markdown(lines: list[str]) -> str:
-    """The run as a results page: title, command, commit, date, machine, then the output."""
-    facts = {"Command": f"`{' '.join(['python', 'benchmarks/cpu_levers.py', *sys.argv[1:]])}`",
-             "Commit": commit(), "Date": time.strftime("%Y-%m-%d %H:%M %z"), "Machine": MACHINE}
-    title = "# cpu_levers: bf16, channels_last, threads and per-trial fixed costs on CPU"
-    return "\n".join([title, "", *(f"- {k}: {v}" for k, v in facts.items()), "", "```",
-                      *lines, "```", ""])
-
-
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     lines: list[str] = []
@@ -208,7 +196,8 @@ def main(argv: list[str] | None = None) -> None:
         section(args, say)
     say(f"done in {time.perf_counter() - start:.0f} s")
     if args.out:
-        args.out.write_text(markdown(lines), encoding="utf-8")
+        save(args.out, "cpu_levers: bf16, channels_last, threads and per-trial fixed costs on "
+             "CPU", "benchmarks/cpu_levers.py", lines)
 
 
 @dataclasses.dataclass

@@ -46,6 +46,7 @@ from benchmarks import gpu_candidates as cand  # noqa: E402
 from benchmarks.gpu_latency import latency_section  # noqa: E402
 from benchmarks.gpu_util import Utilisation, reader  # noqa: E402
 from benchmarks.proxy_throughput import bare, ours  # noqa: E402
+from benchmarks.results_page import commit  # noqa: E402
 from objectives.latency import device_name  # noqa: E402
 from objectives.training import (  # noqa: E402
     ProxyConfig,
@@ -140,15 +141,6 @@ def blank() -> dict[str, dict[str, Any]]:
 def write(out: Path, results: dict[str, Any]) -> None:
     atomic_write(out / "gpu_proof.json",
                  lambda tmp: tmp.write_text(json.dumps(results, indent=1) + "\n"))
-
-
-def commit() -> str | None:
-    try:
-        done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, timeout=10,
-                              capture_output=True, text=True, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None  # a copied working tree without .git
-    return done.stdout.strip()
 
 
 def meta(device: torch.device, quick: bool, util_source: str) -> dict[str, Any]:

@@ -45,8 +45,9 @@ def main(args: argparse.Namespace) -> int:
 def _settings(config, run, args: argparse.Namespace):
     """The run's recorded confirm section with the flags applied, checked against the run."""
     from nas.api import budget
-    from nas.config import ConfirmConfig
-    from nas.ledger.confirmation import ranked, searched
+    from nas.config import ConfirmConfig, apply_override
+    from nas.ledger.confirmation import ranked
+    from nas.ledger.ledger import searched
     from search_space.errors import SpecError
     from search_space.validators import integer
 
@@ -64,22 +65,11 @@ def _settings(config, run, args: argparse.Namespace):
     seeds = integer("--seeds", args.seeds if args.seeds is not None else recorded.seeds, 1)
     if top > candidates:
         raise SpecError("--top", top, f"the run has {candidates} distinct scored candidates")
-    settings = {**recorded.set, **dict(_pair(item) for item in args.overrides)}
+    settings = dict(recorded.set)
+    for item in args.overrides:  # proxy keys, with or without their `proxy.` prefix
+        settings = apply_override(settings, item.removeprefix("proxy."), "--set")
     try:
         return ConfirmConfig(top, seeds, settings, recorded.within_noise)
     except SpecError as err:
         raise SpecError(f"--set {err.field.removeprefix('set.')}", err.value,
                         err.reason) from None
-
-
-def _pair(item: str) -> tuple[str, object]:
-    from search_space.errors import SpecError
-    from search_space.yaml_file import YamlSyntaxError, parse_yaml
-
-    key, sep, raw = item.partition("=")
-    if not sep or not key:
-        raise SpecError("--set", item, "must be KEY=VALUE, e.g. epochs=6")
-    try:
-        return key.removeprefix("proxy."), parse_yaml(raw, f"--set {key}")
-    except YamlSyntaxError:
-        return key.removeprefix("proxy."), raw

@@ -46,7 +46,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "block table beside it (CKPT with .yaml); see docs/data-and-export.md")
 
 
-
 def main(args: argparse.Namespace) -> int:
     from objectives import analytic_counts, check_dataset, load_dataset, mnas_reward, train_proxy
     from search_space import load_arch

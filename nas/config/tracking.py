@@ -49,8 +49,6 @@ def tracking_backends(value: Any) -> dict[str, dict[str, Any]]:
     return backends
 
 
-
-
 SERVER_PORTS = {"http": 80, "https": 443}
 
 

@@ -112,11 +112,6 @@ def within_noise(rows: list[dict[str, Any]], candidates: list[dict[str, Any]],
     return [r for r in candidates[confirm.top:] if r["reward"] >= floor][:confirm.within_noise]
 
 
-def searched(rows: list[dict[str, Any]]) -> int:
-    """The search's trained trials (neither rejected nor chosen outside the budget)."""
-    return sum(1 for r in rows if r["status"] != "rejected" and not r.get("chosen"))
-
-
 def record(run: RunDir, settings: dict[str, Any]) -> None:
     """Write `settings` as the `confirm` section of the run's config.yaml (atomically; the
     rest of the file as it was, but an old `supernet.retrain_top`, which it replaces)."""

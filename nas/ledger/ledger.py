@@ -92,7 +92,7 @@ class Ledger:
 
     @property
     def trained(self) -> int:
-        return sum(1 for row in self.rows if row["status"] != "rejected" and not row.get(CHOSEN))
+        return searched(self.rows)
 
     @property
     def remaining(self) -> int:
@@ -222,6 +222,11 @@ class Ledger:
             row.update(self.space.row_fields(tokens))
         row["reward"] = self.objective.score(row) if row["status"] in SCORED else None
         return row
+
+
+def searched(rows: list[dict[str, Any]]) -> int:
+    """The search's trained trials: neither rejected nor chosen outside the budget."""
+    return sum(1 for row in rows if row["status"] != "rejected" and not row.get(CHOSEN))
 
 
 def _checked(outcome: dict[str, Any]) -> dict[str, Any]:

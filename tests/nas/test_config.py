@@ -112,7 +112,6 @@ def test_malformed_config_file_names_the_file(tmp_path, capsys):
     assert str(path) in err and len(err.strip().splitlines()) == 1
 
 
-
 def test_the_latency_section_is_the_measuring_setup():
     from objectives.latency import LatencySetup, fingerprint
 

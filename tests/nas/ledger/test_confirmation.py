@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 import yaml
-from edges_cli import main_error
+from edges_cli import cli_error, main_error
 from run_dirs import fake_run, row
 
 from nas.config import CONFIRM_SEED_BASE, ConfirmConfig, ObjectiveConfig, SearchConfig
 from nas.ledger import confirmation
+from nas.ledger import ledger as ledger_module
 from nas.ledger.confirmation import STAGE
 from nas.ledger.ledger import Ledger
 from nas.ledger.run_dir import RunDir
@@ -114,7 +115,7 @@ def test_confirmation_rows_stay_outside_the_budget(tmp_path):
     assert {r["confirm_seed"] for r in rows} == {7 + CONFIRM_SEED_BASE, 8 + CONFIRM_SEED_BASE}
     assert (ledger.trained, ledger.remaining) == (6, 0) and ledger.propose("more") is None
     assert RunDir(tmp_path).rows() == ledger.rows and search_rows_hash(ledger.run) == before
-    assert confirmation.searched(ledger.rows) == 6
+    assert ledger_module.searched(ledger.rows) == 6
 
 
 @pytest.mark.parametrize("point", ["proposed", *[p for p in CRASH_POINTS if p != "asked"]])
@@ -219,3 +220,14 @@ def test_the_confirm_verb_refuses_what_it_cannot_confirm(capsys, tmp_path):
     (short.path / "config.yaml").write_text(yaml.safe_dump(config))
     assert "not finished (2 of 5 trials)" in main_error(capsys, "confirm", str(short.path),
                                                         run_dir=short.path)
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--set", "epochs=.nan"], "--set epochs = nan: must be an integer"),
+    (["--set", "epochs"], "--set = 'epochs': must be key=value"),
+    (["--top", "0"], "--top = 0: must be >= 1"),
+])
+def test_the_confirm_verb_in_a_process_is_one_line_exit_2(tmp_path, args, named):
+    run = fake_run(tmp_path / "done", trials=3)
+    assert named in cli_error("confirm", str(run.path), *args, run_dir=run.path)
+

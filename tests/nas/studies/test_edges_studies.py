@@ -189,7 +189,6 @@ def test_resume_with_a_damaged_supernet_leaves_the_run_as_it_was(tmp_path: Path)
     assert f"{run.path / 'supernet.pt'}: epoch = 'x'" in line
 
 
-
 def test_archs_beyond_any_study_end_at_once_in_a_process(tmp_path: Path) -> None:
     line = cli_error("fidelity", "demo", "--archs", "100000000", "--output", str(tmp_path / "o"))
     assert "--archs = 100000000: must be <= 1,000" in line and not (tmp_path / "o").exists()
