@@ -37,10 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.results_page import save  # noqa: E402
 
-CONFIRM = ["confirm.top=3", "confirm.seeds=2"]
 # the smoke run: tiny searches on tiny data, one epoch everywhere
 QUICK_PROXY = ["proxy.epochs=1", "proxy.train_size=128", "proxy.val_size=64"]
-QUICK = [*QUICK_PROXY, "confirm.top=2"]
 TRUE_SEED_BASE = 5000  # search seeds are 0..R-1, confirmation seeds 1000 above them
 WORKERS = 2
 
@@ -76,6 +74,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="trainings behind each true accuracy (default 4; --quick: 2)")
     parser.add_argument("--true-epochs", type=positive_int, default=None,
                         help="epochs of those trainings (default 6; --quick: 1)")
+    parser.add_argument("--confirm-top", type=positive_int, default=None,
+                        help="candidates each search confirms (default 3; --quick: 2)")
+    parser.add_argument("--confirm-seeds", type=positive_int, default=2,
+                        help="confirming trainings per candidate (default 2)")
     parser.add_argument("--runs", type=Path, default=None,
                         help="keep the searches' run directories here (default: a temporary "
                              "folder, deleted at the end)")
@@ -83,8 +85,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="also save the output as markdown (command, commit, date)")
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run")
     args = parser.parse_args(argv)
-    defaults = (2, 4, 2, 1) if args.quick else (4, 12, 4, 6)
-    for name, default in zip(("searches", "trials", "true_seeds", "true_epochs"), defaults):
+    defaults = (2, 4, 2, 1, 2) if args.quick else (4, 12, 4, 6, 3)
+    names = ("searches", "trials", "true_seeds", "true_epochs", "confirm_top")
+    for name, default in zip(names, defaults):
         if getattr(args, name) is None:
             setattr(args, name, default)
     return args
@@ -92,8 +95,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def overrides(args: argparse.Namespace, r: int) -> list[str]:
     """Search `r`'s config changes: its own seeds, the budget, confirmation on."""
-    return [f"seed={r}", f"proxy.seed={r}", f"budget.num_samples={args.trials}", *CONFIRM,
-            *(QUICK if args.quick else [])]
+    return [f"seed={r}", f"proxy.seed={r}", f"budget.num_samples={args.trials}",
+            *confirm(args), *(QUICK_PROXY if args.quick else [])]
+
+
+def confirm(args: argparse.Namespace) -> list[str]:
+    return [f"confirm.top={args.confirm_top}", f"confirm.seeds={args.confirm_seeds}"]
 
 
 def winners(run_dir: Path) -> tuple[Winner, Winner]:
@@ -161,7 +168,8 @@ def true_accuracies(found: list[tuple[Winner, Winner]],
 def verdict(gains: list[float], noise: float) -> str:
     mean = statistics.fmean(gains)
     met = mean > 0 and min(gains) >= -noise
-    return (f"goal {'met' if met else 'NOT met'}: mean gain {mean:+.4f} "
+    error = statistics.stdev(gains) / len(gains) ** 0.5 if len(gains) > 1 else 0.0
+    return (f"goal {'met' if met else 'NOT met'}: mean gain {mean:+.4f} +- {error:.4f} (s.e.) "
             f"({'higher' if mean > 0 else 'not higher'} on average), worst {min(gains):+.4f} "
             f"vs seed noise {noise:.4f}")
 
@@ -195,7 +203,8 @@ def main(argv: list[str] | None = None) -> None:
         print(line, flush=True)
         lines.append(line)
 
-    say(f"{args.searches} demo searches of {args.trials} trials, confirm {' '.join(CONFIRM)}; "
+    say(f"{args.searches} demo searches of {args.trials} trials, "
+        f"confirm {' '.join(confirm(args))}; "
         f"true accuracy: mean of {args.true_seeds} seeds x {args.true_epochs} epochs"
         + (" (quick)" if args.quick else ""))
     if args.runs:

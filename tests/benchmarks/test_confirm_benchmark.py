@@ -41,6 +41,8 @@ def test_each_search_has_its_own_seeds_and_confirms():
     assert "seed=0" in first and "proxy.seed=1" in second
     assert "budget.num_samples=10" in first and "confirm.top=3" in first
     assert "confirm.seeds=2" in first
+    more = confirm.overrides(confirm.parse_args(["--confirm-top", "4", "--confirm-seeds", "5"]), 0)
+    assert "confirm.top=4" in more and "confirm.seeds=5" in more
     assert confirm.TRUE_SEED_BASE > 1000 + args.searches  # apart from search and confirmation
 
 
@@ -48,3 +50,4 @@ def test_the_verdict_weighs_the_gain_against_the_seed_noise():
     assert confirm.verdict([0.02, -0.01, 0.03, 0.0], noise=0.02).startswith("goal met")
     assert confirm.verdict([0.05, -0.04, 0.03, 0.0], noise=0.02).startswith("goal NOT met")
     assert confirm.verdict([0.0, 0.0], noise=0.02).startswith("goal NOT met")
+    assert "+- 0.0100 (s.e.)" in confirm.verdict([0.01, 0.03], noise=0.02)
