@@ -1,7 +1,7 @@
 """Flags, argument types and the launch step that several verbs share: not a verb itself.
 
-`run` and `grid` launch a search from a config; `fidelity` and `compare` run a study; all four
-take --set, --output and --address, spelled and explained the same way.
+`run` and `grid` launch a search from a config and `fidelity` runs a study; all three take --set,
+--output and --address, spelled and explained the same way.
 """
 
 from __future__ import annotations
@@ -77,8 +77,11 @@ def open_search_run(run_dir: str):
     if run.driver_alive():
         raise SpecError("RUN_DIR", run_dir, "its driver is still running (if it is not, "
                         "it ran on another machine: delete RUN_DIR/driver.json)")
-    for study, verb in (("fidelity-study.yaml", "fidelity"), ("compare-study.yaml", "compare")):
-        if (run.path / study).is_file():  # a fixed job list, not a controller's search
-            raise SpecError("RUN_DIR", run_dir, f"is a {verb} study: resume it with "
-                            f"`nas-search {verb} {run_dir}`")
+    if (run.path / "fidelity-study.yaml").is_file():  # a fixed job list, not a search
+        raise SpecError("RUN_DIR", run_dir, "is a fidelity study: resume it with "
+                        f"`nas-search fidelity {run_dir}`")
+    if (run.path / "compare-study.yaml").is_file():  # what `compare` made before it confirmed
+        raise SpecError("RUN_DIR", run_dir, "is a comparison an earlier nas-search made in "
+                        "its own folder (its files stay as they are): compare the search's own "
+                        "run directory instead")
     return run

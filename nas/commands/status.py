@@ -17,7 +17,7 @@ def main(args: argparse.Namespace) -> int:
     from nas.ledger.confirmed import confirmed, search_rows
     from nas.ledger.results import load_results, ranked
     from nas.ledger.run_dir import SCORED, RunDir
-    from nas.outputs.summary import confirmed_lines
+    from nas.outputs.summary import confirmation_lines
 
     run = RunDir.open(args.run_dir)
     config = load_config(str(run.path / "config.yaml"))
@@ -43,6 +43,6 @@ def main(args: argparse.Namespace) -> int:
         print(f"best so far: trial {row['trial_id']}  accuracy {row['accuracy']:.4f}  "
               f"FLOPs {row['flops'] / 1e6:,.1f}M (multiply-adds)  reward {row['reward']:.4f}"
               + " (one training; the confirmed candidates below)" * bool(len(table)))
-    for line in confirmed_lines(table):
+    for line in confirmation_lines(df, config):
         print(line)
     return 0

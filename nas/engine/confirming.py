@@ -4,7 +4,8 @@ budget), for either evaluator.
 
 The plan (`nas.ledger.confirmation.plan`) is recomputed from the journal, so a resumed run, or
 the `confirm` verb extending a finished one, trains only what is missing. It is run round by
-round: the `within_noise` extras are chosen once the top K's trainings measured the noise.
+round: the `within_noise` extras are chosen once the top K's trainings measured the noise. A
+`confirm.reference` is one more candidate of the plan, trained alike.
 """
 
 from __future__ import annotations
@@ -18,15 +19,31 @@ from nas.engine.searcher import ControllerSearcher
 from nas.engine.trial import TrialSetup
 from nas.engine.tuning import fit_trials
 from nas.ledger.confirmation import STAGE, Training, done, plan
+from nas.ledger.confirmed import reference_key
 from nas.ledger.ledger import Ledger
 from nas.ledger.run_dir import RunDir
+from search_space.errors import SpecError
 
 
 def confirmations(config: SearchConfig, ledger: Ledger) -> list[Training]:
     """The confirming trainings still to run (none in flight are planned again)."""
     in_flight = [(tuple(t), f["confirm_seed"]) for t, f in ledger.chosen_in_flight()
                  if f.get("stage") == STAGE]
-    return plan(ledger.rows, config.confirm, config.proxy, config.objective, in_flight)
+    return plan(ledger.rows, config.confirm, config.proxy, config.objective, in_flight,
+                reference_tokens(config, ledger.space))
+
+
+def reference_tokens(config: SearchConfig, space: Any) -> tuple[int, ...] | None:
+    """`confirm.reference` as tokens of the run's space (None without one); one line naming
+    it when it is not an architecture of that space."""
+    try:
+        return reference_key(config, space)
+    except SpecError as err:
+        arch = config.confirm.reference_arch()
+        raise SpecError("confirm.reference", arch.name or "(block table)",
+                        f"is not an architecture of the run's space ({err.field} = "
+                        f"{err.value!r}: {err.reason}): a reference is trained alike only as "
+                        "one of the space's architectures") from None
 
 
 def run_confirmation(config: SearchConfig, run: RunDir, ledger: Ledger,

@@ -12,7 +12,7 @@ import numpy as np
 import controllers
 from controllers import AskTell
 from nas.config import SearchConfig
-from nas.engine.confirming import confirmations, run_confirmation
+from nas.engine.confirming import confirmations, reference_tokens, run_confirmation
 from nas.engine.latency_actor import WithLatency, build_table, table_archs, table_parts
 from nas.engine.oneshot import check_supernet, run_oneshot
 from nas.engine.preflight import check_cluster, preflight
@@ -24,6 +24,7 @@ from nas.ledger.confirmed import write_confirmed
 from nas.ledger.kept_weights import WeightsKeeper
 from nas.ledger.ledger import Ledger
 from nas.ledger.run_dir import RunDir
+from nas.outputs.comparison import write_comparison
 from nas.outputs.progress import TrialProgress
 from nas.outputs.tracking import check_installed
 from objectives import LatencyTable, analytic_flops
@@ -86,9 +87,11 @@ def search(config: SearchConfig, output: str | Path | None = None, resume: bool 
 
 
 def _write_tables(run: RunDir, config: SearchConfig) -> None:
-    """trials.csv/.parquet, and confirmed.csv once anything is confirmed."""
+    """trials.csv/.parquet, confirmed.csv once anything is confirmed, compare.json once a
+    reference is trained."""
     run.write_tables()
     write_confirmed(run, config.objective)
+    write_comparison(run, config)
 
 
 def _check(config: SearchConfig, parts: tuple | None) -> LatencyTable | None:
@@ -159,8 +162,11 @@ def _row_sink(watch: TrialProgress, config: SearchConfig, run: RunDir,
 
 
 def _parts(config: SearchConfig) -> tuple[SearchSpace, AskTell, int]:
-    """(space, controller, budget) of the config's search."""
+    """(space, controller, budget) of the config's search; a confirm.reference the space does
+    not hold fails here, before anything is written."""
     space = build_space(config)
+    if config.confirm.top:
+        reference_tokens(config, space)
     controller = controllers.make(config.controller.name, space, seed=config.seed,
                                   **config.controller.options)
     return space, controller, config.budget.num_samples

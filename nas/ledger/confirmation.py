@@ -7,7 +7,9 @@ journaled for its candidate, whatever its status (a failed one is not retried).
 
 A candidate is its token tuple; its search reward is the best reward of its scored search rows
 (rows without ``stage``). The plan takes the top K candidates by search reward, each with S
-seeds, then, once all of those are journaled, up to ``within_noise`` more (`noise`).
+seeds, then, once all of those are journaled, up to ``within_noise`` more (`noise`). A
+reference (`confirm.reference`, as tokens of the run's space) is trained with the same seeds and
+recipe; when the search found it among its top K, those trainings serve both.
 """
 
 from __future__ import annotations
@@ -63,15 +65,18 @@ def done(rows: list[dict[str, Any]]) -> set[Training]:
 
 
 def plan(rows: list[dict[str, Any]], confirm: ConfirmConfig, proxy: ProxyConfig,
-         objective: ObjectiveConfig, in_flight: Iterable[Training] = ()) -> list[Training]:
-    """The trainings still to run, best candidate first, seed by seed; [] when none are left
-    (or `confirm.top` is 0)."""
+         objective: ObjectiveConfig, in_flight: Iterable[Training] = (),
+         reference: Tokens | None = None) -> list[Training]:
+    """The trainings still to run, best candidate first, seed by seed, then the `reference`'s;
+    [] when none are left (or `confirm.top` is 0)."""
     candidates = ranked(rows)
     if not confirm.top or not candidates:
         return []
     seeds = [confirm.seed(proxy, i) for i in range(confirm.seeds)]
     skip = done(rows) | set(in_flight)
     top = [tuple(r["tokens"]) for r in candidates[:confirm.top]]
+    if reference is not None and reference not in top:
+        top.append(reference)
     todo = [(t, s) for t in top for s in seeds if (t, s) not in skip]
     if todo or not confirm.within_noise:
         return todo

@@ -67,22 +67,56 @@ def top_candidates(df: pd.DataFrame, k: int) -> pd.DataFrame:
 
 
 def confirmed(df: pd.DataFrame, objective: ObjectiveConfig) -> pd.DataFrame:
-    """One row per confirmed candidate (`COLUMNS`, and latency_ms when the run has it), best
-    `reward` (of the mean accuracy) first; empty when nothing was confirmed."""
-    rows = df[is_confirmation(df) & df["status"].isin(SCORED) & df["accuracy"].notna()]
+    """One row per confirmed candidate the search found (`COLUMNS`, and latency_ms when the
+    run has it), best `reward` (of the mean accuracy) first; empty when nothing was confirmed.
+    A reference the search did not find is left out (`reference_stats`)."""
     extra = ["latency_ms"] if "latency_ms" in df else []
-    if not len(rows):
+    rows, groups, searched = _confirming(df)
+    table = [_candidate(rows.loc[index], searched[key], objective, extra)
+             for key, index in groups.items() if key in searched]
+    if not table:
         return pd.DataFrame(columns=[*COLUMNS, *extra])
-    best = top_candidates(df, len(df))
-    searched = {candidate_key(r.tokens, r.arch): r for r in best.itertuples()}
-    groups: dict[tuple, list] = {}  # by hand: pandas reads tuple keys as index levels
-    for index, tokens, arch in zip(rows.index, rows["tokens"], rows["arch"]):
-        groups.setdefault(candidate_key(tokens, arch), []).append(index)
-    table = [_candidate(rows.loc[index], searched.get(key), objective, extra)
-             for key, index in groups.items()]
     out = pd.DataFrame(table).sort_values("reward", ascending=False, kind="stable")
     out.insert(0, "rank", range(1, len(out) + 1))
     return out[[*COLUMNS, *extra]].reset_index(drop=True)
+
+
+def reference_stats(df: pd.DataFrame, objective: ObjectiveConfig,
+                    key: tuple) -> dict[str, Any] | None:
+    """The statistics of the reference (candidate `key`, see `reference_key`) over its
+    confirming trainings, as one row of `confirmed` without a rank; None: none scored yet."""
+    rows, groups, searched = _confirming(df)
+    if key not in groups:
+        return None
+    extra = ["latency_ms"] if "latency_ms" in df else []
+    return _candidate(rows.loc[groups[key]], searched.get(key), objective, extra)
+
+
+def reference_key(config: Any, space: Any = None) -> tuple | None:
+    """`confirm.reference` as a candidate key: its tokens in the run's space (`space`, default
+    the config's); None without a reference. SpecError when the space does not hold it."""
+    arch = config.confirm.reference_arch()
+    if arch is None:
+        return None
+    if space is None:
+        from objectives import analytic_flops
+        from search_space import load_space
+
+        space = load_space(config.space, counter=analytic_flops)
+    return tuple(space.encode(arch))
+
+
+def _confirming(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[tuple, list], dict[tuple, Any]]:
+    """(scored confirming rows, their row indexes by candidate, each candidate's best search
+    row by candidate for those the search found)."""
+    rows = df[is_confirmation(df) & df["status"].isin(SCORED) & df["accuracy"].notna()]
+    groups: dict[tuple, list] = {}  # by hand: pandas reads tuple keys as index levels
+    for index, tokens, arch in zip(rows.index, rows["tokens"], rows["arch"]):
+        groups.setdefault(candidate_key(tokens, arch), []).append(index)
+    if not groups:
+        return rows, groups, {}
+    best = top_candidates(df, len(df))
+    return rows, groups, {candidate_key(r.tokens, r.arch): r for r in best.itertuples()}
 
 
 def _candidate(group: pd.DataFrame, search: Any, objective: ObjectiveConfig,

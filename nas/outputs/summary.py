@@ -9,6 +9,7 @@ import pandas as pd
 from nas.ledger.confirmed import confirmed, overlapping, search_rows
 from nas.ledger.results import load_results, pareto_front, ranked
 from nas.ledger.run_dir import RunDir
+from nas.outputs.comparison import reference_lines, run_comparison
 from nas.outputs.table import format_table
 from nas.outputs.yaml_export import block_strings, confirm_recipe, trial_arch, write_arch
 from objectives import FLOPS_CONVENTION, analytic_flops
@@ -54,6 +55,13 @@ def confirmed_lines(table: pd.DataFrame) -> list[str]:
     return [*lines, winner_line(table)]
 
 
+def confirmation_lines(df: pd.DataFrame, config) -> list[str]:
+    """`confirmed_lines`, then the reference's (`confirm.reference`) and the verdict."""
+    compared = run_comparison(df, config)
+    return [*confirmed_lines(confirmed(df, config.objective)),
+            *(reference_lines(compared) if compared else [])]
+
+
 def winner_line(table: pd.DataFrame) -> str:
     """One confirmed winner, or the first two named together when nothing separates them."""
     one = table.iloc[0]
@@ -87,7 +95,7 @@ def summarize(run: RunDir, out: Callable[[str], None] = print) -> None:
         f"FLOPs {row['flops'] / 1e6:,.1f}M  params {row['params'] / 1e6:.2f}M  "
         f"reward {row['reward']:.4f}" + ("  (confirmed #1)" if row["confirmed"] else ""))
     out("  " + "  ".join(block_strings(arch)))
-    for line in confirmed_lines(confirmed(df, config.objective)):
+    for line in confirmation_lines(df, config):
         out("\n" + line if line.startswith("confirmed candidates") else line)
     out(f"\nPareto front (accuracy vs FLOPs; FLOPs = {FLOPS_CONVENTION}):")
     out(front_table(pareto_front(df)))

@@ -1,2 +1,2 @@
-"""Fixed lists of trainings run through the engine: the alpha/beta/gamma grid, proxy fidelity and
-compare, each a study folder that a rerun resumes."""
+"""Fixed lists of trainings run through the engine: the alpha/beta/gamma grid and proxy fidelity,
+each a study folder that a rerun resumes."""

@@ -1,6 +1,6 @@
 """A fixed list of trainings seen as a search space of one decision: which entry.
 
-The scaling grid, `nas-search fidelity` and `nas-search compare` train known architectures
+The scaling grid and `nas-search fidelity` train known architectures
 under known settings, through the search machinery (Ray trials, run directory, journal,
 `status`, `load_results`, resuming a killed run). `EnumeratedSpace` is what that machinery sees:
 `controllers.grid.GridSearch` proposes the entries in order; each row gets the entry's columns

@@ -33,6 +33,7 @@ from nas.config import (
     load_config,
     without_address,
 )
+from nas.ledger.confirmation import is_confirmation
 from nas.ledger.run_dir import SCORED, RunDir
 from nas.schema import from_data, to_data
 from nas.studies.enumerated import Entry
@@ -278,9 +279,10 @@ def _evaluation(study: Study, setting: str) -> tuple:
 
 
 def _from_run(run: RunDir, k: int) -> tuple[list[Arch], list[tuple[int, ...]]]:
-    """`k` trained archs of a run, spread evenly over its reward ranks (best first)."""
-    rows = [r for r in run.rows(needs=("tokens",))
-            if r["status"] in SCORED and r.get("reward") is not None]
+    """`k` trained archs of a run's search, spread evenly over its reward ranks (best first);
+    confirming trainings are not the search's ranking."""
+    rows = [r for r in run.rows(needs=("tokens",)) if r["status"] in SCORED
+            and r.get("reward") is not None and not is_confirmation(r)]
     unique: dict[Arch, dict] = {}
     for row in sorted(rows, key=lambda r: -r["reward"]):
         unique.setdefault(Arch.from_yaml(row["arch"]), row)

@@ -1,6 +1,6 @@
 """A study's folder: where a new one goes, finding a recorded one, and resuming it as recorded.
 
-A study's folder holds what it was asked for (`fidelity-study.yaml`, `compare-study.yaml`).
+A study's folder holds what it was asked for (`fidelity-study.yaml`).
 Re-running it resumes it; a flag, `--set` or `--output` that asks for another study is refused
 naming that flag, never silently dropped. Only `--address` may change: it moves the study to a
 cluster.
@@ -60,7 +60,7 @@ def reopen(recorded, args: argparse.Namespace, source: str | Path, resume_dir: P
 
 
 def resumed(study, args: argparse.Namespace, recorded: dict[str, tuple[Any, Any]]):
-    """A recorded study (fidelity or compare) resumes as recorded: `--set` cannot change what
+    """A recorded study resumes as recorded: `--set` cannot change what
     it trains, nor can a flag in `recorded` (flag -> (given or None, recorded value)) that
     differs; `--address` may move it to a cluster."""
     if args.overrides:

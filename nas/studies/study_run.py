@@ -1,9 +1,9 @@
 """Running a study: its jobs through the engine, its rows back, its files out.
 
-A study (`nas-search fidelity`, `nas-search compare`) is a fixed list of trainings recorded in its
-own run directory: its study file (what it was asked for), one Ray trial per job through the
-search machinery (`status` works, a killed study resumes), and its results as a CSV of rows and a
-JSON of figures (plus a PNG where it plots), each written whole or not at all.
+A study (`nas-search fidelity`) is a fixed list of trainings recorded in its own run directory:
+its study file (what it was asked for), one Ray trial per job through the search machinery
+(`status` works, a killed study resumes), and its results as a CSV of rows and a JSON of figures
+(plus a PNG where it plots), each written whole or not at all.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from nas.config import SearchConfig
+from nas.config import ConfirmConfig, SearchConfig
 from nas.ledger.run_dir import SCORED, RunDir
 from nas.outputs.files import write_output
 from nas.studies.enumerated import Entry, EnumeratedSpace
@@ -41,11 +41,11 @@ class RecordedStudy(Protocol):
 
 def run_config(config: SearchConfig, name: str, jobs: int) -> SearchConfig:
     """The config a study's run records: one trial per job (each job says how it is
-    evaluated), no early stopping."""
+    evaluated), no early stopping, no confirmation."""
     return dataclasses.replace(
         config, name=name, budget=dataclasses.replace(config.budget, num_samples=jobs),
         early_stopping=dataclasses.replace(config.early_stopping, asha=False),
-        evaluator="proxy", confirm=dataclasses.replace(config.confirm, top=0))
+        evaluator="proxy", confirm=ConfirmConfig())  # a study confirms nothing
 
 
 def run_study(kind: str, study: RecordedStudy, study_file: str, reference: Arch, output: Path,

@@ -46,7 +46,8 @@ def test_a_search_confirms_its_best_and_the_verb_extends_it(ray_local, tmp_path,
     assert after[:len(rows)] == rows  # nothing journaled changed
     assert len(confirming(after)) == 6 == len(set(confirming(after)))
     recorded = yaml.safe_load((run.path / "config.yaml").read_text())["confirm"]
-    assert recorded == {"top": 2, "seeds": 3, "set": {"epochs": 3}, "within_noise": 0}
+    assert recorded == {"top": 2, "seeds": 3, "set": {"epochs": 3}, "within_noise": 0,
+                        "reference": None}
 
 
 def test_a_killed_confirmation_resumes_to_completion(tmp_path):

@@ -193,6 +193,11 @@ def test_retrain_top_of_old_configs_maps_onto_confirm():
     ("confirm.set={epochs: 0}", "--set confirm.set.epochs = 0"),
     ("confirm.set={seed: 3}", "--set confirm.set.seed = 3"),
     ("confirm.top=17", "--set confirm.top = 17: must be <= budget.num_samples (16)"),
+    ("confirm.reference=bogus", "--set confirm.reference = 'bogus': neither a preset"),
+    ("confirm.reference=3", "--set confirm.reference = '<int>': must be a preset name"),
+    ("confirm={top: 0, reference: efficientnet-b0}", "set top >= 1"),
+    ("confirm.reference=efficientnet-b0-small",  # a 32 px table; demo's space is 224 px
+     "confirm.reference = 'efficientnet-b0-small': is not an architecture of the run's space"),
 ])
 def test_malformed_confirm_values_are_one_line_exit_2(capsys, tmp_path, override, named):
     line = main_error(capsys, "run", "demo", "--set", override, "--output", str(tmp_path / "r"))
@@ -220,6 +225,16 @@ def test_the_confirm_verb_refuses_what_it_cannot_confirm(capsys, tmp_path):
     (short.path / "config.yaml").write_text(yaml.safe_dump(config))
     assert "not finished (2 of 5 trials)" in main_error(capsys, "confirm", str(short.path),
                                                         run_dir=short.path)
+
+
+def test_the_compare_verb_refuses_a_reference_it_cannot_train_alike(capsys, tmp_path):
+    run = fake_run(tmp_path / "done", trials=3)
+    for flags, named in (([], "--reference = None: required: the architecture to beat"),
+                         (["--reference", "bogus"], "--reference = 'bogus': neither a preset"),
+                         (["--reference", "efficientnet-b0-small", "--epochs", "0"],
+                          "--epochs epochs = 0")):
+        assert named in main_error(capsys, "compare", str(run.path), "--top", "1", *flags,
+                                   run_dir=run.path)
 
 
 @pytest.mark.parametrize(("args", "named"), [

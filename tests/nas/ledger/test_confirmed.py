@@ -118,34 +118,54 @@ def test_the_run_directory_holds_the_confirmed_table(tmp_path: Path) -> None:
     assert not (empty.path / CONFIRMED_FILE).exists()
 
 
-def test_compare_uses_the_same_statistic() -> None:
-    from nas.studies.compare import summarize
+def test_compare_is_the_confirmed_table_and_the_reference_trained_alike() -> None:
+    import json
 
-    rows = pd.DataFrame([{"candidate": label, "seed": i, "status": "ok", "accuracy": acc,
-                          "flops": 4e7, "params": 1e6, "search_reward": None, "arch_name": label}
-                         for label, accs in (("top1", (0.61, 0.64, 0.60)), ("reference", (0.5,)))
-                         for i, acc in enumerate(accs)])
-    top1, ref = summarize(rows, OBJECTIVE, ("top1", "reference"))["candidates"]
-    expected = interval([0.61, 0.64, 0.60])
-    assert (top1["n"], top1["ci95_low"], top1["ci95_high"]) == (
-        3, pytest.approx(expected["ci95_low"]), pytest.approx(expected["ci95_high"]))
-    assert ref["n"] == 1 and ref["ci95_low"] is None and ref["accuracy_std"] is None
+    from nas.outputs.comparison import comparison, verdict
+
+    rows = search_and_confirm() + [confirm_row(f"r{i}", [5, 5], acc, 1000 + i)
+                                   for i, acc in enumerate((0.50, 0.501))]
+    summary = comparison(frame(rows), OBJECTIVE, (5, 5), "efficientnet-b0")
+    top1, top2, ref = summary["candidates"]
+    assert (top1["candidate"], top1["tokens"], top1["n"]) == ("top1", [1, 1], 3)
+    expected = interval([0.63, 0.65, 0.64])  # one statistic: confirmation's
+    assert top1["ci95_low"] == pytest.approx(expected["ci95_low"])
+    assert (ref["candidate"], ref["arch"], ref["n"]) == ("reference", "efficientnet-b0", 2)
+    assert ref["search_reward"] is None  # the search never trained it
+    assert summary["beats_reference"] == ["top1", "top2"]
+    assert summary["clearly_beats_reference"] == ["top1", "top2"]  # intervals apart
+    assert "beyond both 95% intervals: top1, top2" in verdict(summary)
+    json.loads(json.dumps(summary, allow_nan=False))  # plain JSON: no NaN
 
 
-def test_compare_chooses_confirmations_candidates(tmp_path: Path) -> None:
-    from nas.studies.compare import make_comparison
-    from search_space import preset
+def test_an_untrained_reference_beats_nothing() -> None:
+    from nas.outputs.comparison import comparison, verdict
 
-    run = confirmed_run(tmp_path / "run")
-    comparison = make_comparison(run.path, preset("efficientnet-b0").replace(resolution=32),
-                                 top=2, epochs=1, seeds=2)
-    # the rows share one block table: distinct tokens, one Arch; the choice is by tokens
-    assert comparison.search_rewards[0] == top_candidates(load_results(run.path), 2)["reward"][0]
+    summary = comparison(frame(search_and_confirm()), OBJECTIVE, (5, 5))
+    assert summary["candidates"][-1]["n"] == 0 and not summary["any_beats_reference"]
+    assert verdict(summary).startswith("no found architecture beats reference")
 
 
 def test_rows_without_tokens_are_told_apart_by_their_block_table() -> None:
     other = row("x", tokens=[]).get("arch").replace("resolution: 32", "resolution: 40")
-    rows = [confirm_row("c1", [], 0.5, 1000), confirm_row("c2", [], 0.6, 1001),
+    rows = [row("s1", tokens=[], accuracy=0.6, reward=0.6),
+            row("s2", tokens=[], accuracy=0.6, reward=0.5, arch=other),
+            confirm_row("c1", [], 0.5, 1000), confirm_row("c2", [], 0.6, 1001),
             confirm_row("c3", [], 0.7, 1000, arch=other)]
     table = confirmed(frame(rows), OBJECTIVE)
-    assert sorted(table["n"]) == [1, 2] and table.iloc[0]["name"] == "efficientnet-b0"
+    assert sorted(table["n"]) == [1, 2] and set(table["name"]) == {"trial-s1", "trial-s2"}
+
+
+def test_a_reference_the_search_did_not_find_is_summed_up_apart() -> None:
+    from nas.ledger.confirmed import reference_stats
+
+    rows = search_and_confirm() + [confirm_row(f"r{i}", [5, 5], acc, 1000 + i)
+                                   for i, acc in enumerate((0.58, 0.60))]
+    table = confirmed(frame(rows), OBJECTIVE)
+    assert list(table["tokens"]) == [(1, 1), (0, 0)]  # not a candidate of the search
+    stats = reference_stats(frame(rows), OBJECTIVE, (5, 5))
+    assert stats["n"] == 2 and stats["accuracy_mean"] == pytest.approx(0.59)
+    assert math.isnan(stats["search_reward"]) and stats["tokens"] == (5, 5)
+    found = reference_stats(frame(rows), OBJECTIVE, (1, 1))  # the search found this one
+    assert found["n"] == 3 and found["search_trial_id"] == "b"
+    assert reference_stats(frame(rows), OBJECTIVE, (9, 9)) is None

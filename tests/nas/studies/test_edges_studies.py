@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from edges_cli import cli_error, main_error, snapshot
+from edges_cli import cli_error, main_error
 from run_dirs import ARCH, fake_run
 
 import controllers
@@ -19,8 +19,6 @@ from nas.cli import main
 from nas.config import load_config
 from nas.ledger.ledger import Ledger
 from nas.ledger.run_dir import RunDir
-from nas.studies.compare import STUDY_FILE as COMPARE_FILE
-from nas.studies.compare import make_comparison
 from nas.studies.enumerated import EnumeratedSpace
 from nas.studies.fidelity import STUDY_FILE, study_from_source
 from nas.studies.study_run import run_config
@@ -102,17 +100,13 @@ def test_output_holding_another_search_is_refused_by_name(tmp_path: Path, capsys
     assert f"--output = '{run}'" in line and "holds another search ('fake')" in line
 
 
-def test_compare_into_a_fidelity_study_is_refused(study: Path, tmp_path: Path,
-                                                  capsys) -> None:
-    run = fake_run(tmp_path / "run").path
+def test_compare_of_a_fidelity_study_is_refused(study: Path, tmp_path: Path,
+                                                capsys) -> None:
     reference = tmp_path / "ref.yaml"
     reference.write_text(ARCH.to_yaml())
-    before = snapshot(run)
-    # 1 candidate + the reference, 2 seeds: as many jobs as the fidelity study holds
-    line = main_error(capsys, "compare", str(run), "--reference", str(reference), "--top", "1",
-                      "--seeds", "2", "--output", str(study), run_dir=study)
-    assert "holds a fidelity study, not a compare study" in line and str(study) in line
-    assert snapshot(run) == before
+    line = main_error(capsys, "compare", str(study), "--reference", str(reference), "--top",
+                      "1", run_dir=study)
+    assert "is a fidelity study" in line and str(study) in line
 
 
 # --- 3. study files: seeds -----------------------------------------------------------------
@@ -124,15 +118,13 @@ def test_fidelity_study_file_with_negative_seeds(study: Path, capsys) -> None:
     assert f"{study / STUDY_FILE}: seeds = -1: must be >= 1" in line
 
 
-def test_compare_study_file_with_negative_seeds(tmp_path: Path, capsys) -> None:
-    run = fake_run(tmp_path / "run").path
-    folder = tmp_path / "compare"
-    folder.mkdir()
-    comparison = make_comparison(run, ARCH, top=1, epochs=None, seeds=1)
-    (folder / COMPARE_FILE).write_text(comparison.to_yaml())
-    edit_yaml(folder / COMPARE_FILE, seeds=-1)
-    line = main_error(capsys, "compare", str(folder), run_dir=folder)
-    assert f"{folder / COMPARE_FILE}: seeds = -1: must be >= 1" in line
+def test_an_earlier_versions_comparison_folder_is_left_as_it_is(tmp_path: Path,
+                                                                 capsys) -> None:
+    folder = fake_run(tmp_path / "compare").path  # `compare` made its own study folder then
+    (folder / "compare-study.yaml").write_text("seeds: 2\n")
+    line = main_error(capsys, "compare", str(folder), "--reference", "efficientnet-b0",
+                      run_dir=folder)
+    assert "earlier nas-search" in line and "compare the search's own run directory" in line
 
 
 # --- 4. a flag's value is blamed on the flag, not on the config file ----------------------

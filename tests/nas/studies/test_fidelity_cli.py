@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 from scipy import stats
 
 from nas.cli import main
@@ -69,65 +70,75 @@ def test_reversed_long_scores_give_tau_minus_one(ray_local, tmp_path):
 COMPARE = ["--reference", "efficientnet-b0", "--top", "1", "--epochs", "3"]
 
 
-def test_compare_trains_top_k_and_the_reference_alike(ray_local, tmp_path, capsys):
+def test_compare_confirms_top_k_and_the_reference_alike(ray_local, tmp_path, capsys):
     from nas import load_config, search
 
     config = load_config("demo", ["budget.num_samples=3", "controller.name=random",
-                                  "controller.options={}", HOOK + "seeded_score",
+                                  "controller.options={}",
+                                  "evaluate=tests.confirm_evaluator:seed_marked",
                                   "confirm.top=0"])
     run = search(config, tmp_path / "run", progress=lambda line: None)
-    out = tmp_path / "cmp"
-    assert main(["compare", str(run.path), *COMPARE, "--seeds", "2", "--output", str(out)]) == 0
+    searched = run.rows()
+    assert main(["compare", str(run.path), *COMPARE, "--seeds", "2"]) == 0
     text = capsys.readouterr().out
     assert "reference" in text and "at no more FLOPs" in text
-    rows = RunDir(out).rows()
-    _check_one_recipe(rows, out)
-    _check_resumes_and_refusals(run.path, out, tmp_path, capsys)
-    _check_a_fidelity_study_beside_it(run.path, out, capsys)
-    assert RunDir(out).rows() == rows
+    rows = run.rows()
+    assert rows[:len(searched)] == searched  # the search's rows untouched
+    _check_one_recipe(config, searched, rows[len(searched):], run.path)
+    _check_reruns_and_refusals(run.path, capsys)
+    _check_a_fidelity_study_beside_it(run.path, capsys)
 
 
-def _check_one_recipe(rows: list[dict], out: Path) -> None:
-    assert sorted({r["candidate"] for r in rows}) == ["reference", "top1"]
-    for row in rows:  # one recipe: every job trained 3 epochs, with its own seed
-        millis = round(row["accuracy"] * 1000)
-        assert (millis % 10, millis // 10 % 10) == (3, row["seed"])
-    assert len(pd.read_csv(out / "compare.csv")) == 4
-    summary = json.loads((out / "compare.json").read_text())
-    names = [c["candidate"] for c in summary["candidates"]]
-    assert names == ["top1", "reference"]
-    assert all(c["seeds_ok"] == 2 for c in summary["candidates"])
+def _check_one_recipe(config, searched: list[dict], rows: list[dict], path: Path) -> None:
+    from nas.engine.runner import build_space
+    from search_space import preset
+
+    best = max(searched, key=lambda r: r["reward"])
+    reference = build_space(config).encode(preset("efficientnet-b0"))
+    trained = sorted((tuple(r["tokens"]), r["confirm_seed"]) for r in rows)
+    assert trained == sorted((tuple(t), s) for t in (best["tokens"], reference)
+                             for s in (1000, 1001))
+    for row in rows:  # one recipe: every training 3 epochs, its seed the confirmation's
+        assert row["stage"] == "confirm" and row["epochs"] == 3
+        assert round(row["accuracy"] * 1000) % 10 == 3
+    summary = json.loads((path / "compare.json").read_text())
+    assert [(c["candidate"], c["n"]) for c in summary["candidates"]] == [("top1", 2),
+                                                                        ("reference", 2)]
+    assert summary["candidates"][1]["arch"] == "efficientnet-b0"
+    recorded = yaml.safe_load((path / "config.yaml").read_text())["confirm"]
+    assert recorded == {"top": 1, "seeds": 2, "set": {"epochs": 3}, "within_noise": 0,
+                        "reference": "efficientnet-b0"}
 
 
-def _check_resumes_and_refusals(run: Path, out: Path, tmp_path: Path, capsys) -> None:
-    assert main(["compare", str(run), *COMPARE, "--seeds", "2", "--output", str(out)]) == 0
-    capsys.readouterr()  # resumed
-    for flag, value in (("--top", "2"), ("--epochs", "4"), ("--seeds", "1"),
-                        ("--reference", "efficientnet-b1")):
-        assert main(["compare", str(out), flag, value]) == 2
+def _check_reruns_and_refusals(run: Path, capsys) -> None:
+    rows = RunDir(run).rows()
+    assert main(["compare", str(run), *COMPARE, "--seeds", "2"]) == 0  # nothing left to train
+    assert RunDir(run).rows() == rows
+    capsys.readouterr()
+    for flag, value, words in (("--epochs", "4", "mixes no recipes"),
+                               ("--reference", "efficientnet-b0-small", "not an architecture"),
+                               ("--top", "0", "must be >= 1")):
+        assert main(["compare", str(run), flag, value]) == 2
         err = capsys.readouterr().err.strip()
-        assert flag in err and "recorded with" in err and len(err.splitlines()) == 1
-    assert main(["compare", str(run), *COMPARE, "--output", str(out),
-                 "--set", "proxy.lr=0.02"]) == 2
-    err = capsys.readouterr().err.strip()  # the recorded comparison has the run's own lr
-    assert "--output" in err and "another config or --set" in err and len(err.splitlines()) == 1
-    assert main(["compare", str(out), "--output", str(tmp_path / "elsewhere")]) == 2
-    err = capsys.readouterr().err.strip()  # it would resume `out`, not write elsewhere
-    assert "--output" in err and str(out) in err and len(err.splitlines()) == 1
+        assert flag in err and words in err and len(err.splitlines()) == 1
+    assert RunDir(run).rows() == rows
+    assert main(["compare", str(run), "--top", "2"]) == 0  # the recorded reference, one more
+    added = RunDir(run).rows()[len(rows):]
+    assert len(added) == 2 and {r["confirm_seed"] for r in added} == {1000, 1001}
+    assert main(["status", str(run)]) == 0
+    assert "reference efficientnet-b0, trained alike: n 2" in capsys.readouterr().out
 
 
-def _check_a_fidelity_study_beside_it(run: Path, out: Path, capsys) -> None:
+def _check_a_fidelity_study_beside_it(run: Path, capsys) -> None:
     # fidelity from the run: a second study asking for other archs finds the first one
     study = ["fidelity", str(run), "--seeds", "1", "--long", "proxy.epochs=3"]
-    assert main(study + ["--archs", "2"]) == 0
+    assert main(study + ["--archs", "2"]) == 0, capsys.readouterr().err
     capsys.readouterr()
     assert main(study + ["--archs", "3"]) == 2
     err = capsys.readouterr().err.strip()
     assert "--archs" in err and str(run / "fidelity") in err and len(err.splitlines()) == 1
-    # another run's top archs against this comparison: refused, not resumed
-    assert main(["compare", str(run / "fidelity"), *COMPARE, "--seeds", "2",
-                 "--output", str(out)]) == 2
-    assert "holds a compare study" in capsys.readouterr().err
+    assert main(["compare", str(run / "fidelity"), *COMPARE]) == 2  # a study, not a search
+    assert "is a fidelity study" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, field", [
@@ -136,7 +147,6 @@ def _check_a_fidelity_study_beside_it(run: Path, out: Path, capsys) -> None:
     (["fidelity", "demo", "--long", "proxy.epochs"], "--long"),
     (["fidelity", "demo", "--archs", "1", "--long", "proxy.epochs=2"], "--archs"),
     (["compare", "no-such-dir", "--reference", "efficientnet-b0"], "RUN_DIR"),
-    (["compare", "no-such-dir"], "--reference"),
 ])
 def test_bad_input_exits_2_with_the_field(args, field, capsys):
     assert main(args) == 2
@@ -145,7 +155,6 @@ def test_bad_input_exits_2_with_the_field(args, field, capsys):
 
 @pytest.mark.parametrize("args, field", [
     (["fidelity", "demo", "--long", "seed=1"], "--long"),
-    (["compare", "no-such-dir"], "--reference"),
     (["fidelity", "demo", "--long", "proxy.epochs=2"], "evaluating alike"),  # the demo's own
     (["fidelity", "demo", "--long", "evaluator=oneshot"], "evaluator"),
     (["fidelity", "oneshot-demo", "--long", "supernet.epochs=nan"], "supernet.epochs"),
