@@ -17,3 +17,10 @@ def instant(arch, proxy, report):
         report({"epoch": epoch, "accuracy": accuracy, "loss": 1.0 - accuracy})
     return {"status": "ok", "accuracy": accuracy, "epochs": proxy.epochs,
             "train_seconds": time.perf_counter() - start}
+
+
+def instant_seeded(arch, proxy, report):
+    """`instant`, its final accuracy a hundredth higher per unit of the proxy seed's last digit
+    (confirming seeds are 1000 + i), so a candidate's confirmed std is not 0."""
+    out = instant(arch, proxy, report)
+    return {**out, "accuracy": out["accuracy"] + 0.01 * (proxy.seed % 10)}

@@ -22,6 +22,17 @@ final journaled row under `final/` (status, accuracy, reward, FLOPs, params, sec
 stage: `search`, or `confirm` for a confirmation training with its `confirm_seed`), the
 controller's name and the whole search config as parameters. The classes below only add that
 final row and the config to Ray's callbacks; the logging itself is Ray's.
+
+Once a run has confirming trainings, the end of each Tune run (each confirmation round, the
+`confirm` verb's, a resumed one) logs onto the tracking run of every confirming trial so far,
+earlier sessions' too, its candidate's statistics from `nas.ledger.confirmed.confirmed` under
+`confirmed/` (rank, n, accuracy_mean, accuracy_std, ci95_low, ci95_high, reward of the mean; an
+unknown one, such as the std of one seed, left out), at the step of the confirming trainings
+scored so far, so a trial's history shows its candidate's statistics settle.
+MLflow also gets the whole table, `confirmed.csv`, in one run per run directory named
+`<experiment>: confirmed`. TensorBoard gets the statistics as scalars in an event file beside
+the trial's own. W&B gets none: Ray finishes each trial's W&B run when the trial ends, and an
+offline W&B run cannot be reopened; the table is in RUN_DIR/confirmed.csv.
 """
 
 from __future__ import annotations
@@ -65,6 +76,8 @@ def tracking_callbacks(config: Any, run_path: Path,
     if "wandb" in backends:
         options = backends["wandb"]
         made.append(_wandb_callback(options, config.name, rows, search))
+    for callback in made:
+        callback.run_path, callback.objective = run_path, config.objective
     return made
 
 
@@ -102,11 +115,51 @@ class _FinalRow:
         self.log_trial_result(step, trial, {"training_iteration": step, "final": numbers})
 
 
+CONFIRMED_STATS = ("rank", "n", "accuracy_mean", "accuracy_std", "ci95_low", "ci95_high",
+                   "reward")
+
+
+def confirmed_metrics(rows: list[dict[str, Any]], run_path: Path,
+                      objective: Any) -> tuple[Any, dict[str, dict[str, float]]]:
+    """The confirmed table of the journaled `rows`, and for each confirming trial (by trial_id)
+    its candidate's `CONFIRMED_STATS` under `confirmed/`, the unknown (NaN) ones left out."""
+    from nas.ledger.confirmation import STAGE, candidate_key
+    from nas.ledger.confirmed import confirmed
+    from nas.ledger.run_dir import RunDir
+
+    mine = [r for r in rows if r.get("stage") == STAGE]
+    if not mine:  # a search before its confirmation, a grid, a study: nothing to sum up
+        return None, {}
+    df = RunDir(run_path).table(rows)
+    table = confirmed(df[df["status"] != "rejected"].reset_index(drop=True), objective)
+    stats = {key: {f"confirmed/{c}": float(s[c]) for c in CONFIRMED_STATS if s[c] == s[c]}
+             for key, s in zip(table["tokens"], table.to_dict("records"))}  # NaN != NaN
+    keys = {r["trial_id"]: candidate_key(r.get("tokens"), r.get("arch")) for r in mine}
+    return table, {trial: stats[key] for trial, key in keys.items() if key in stats}
+
+
+class _ConfirmedStats:
+    """At the end of each Tune run, logs the confirmed statistics (module docstring)."""
+
+    rows: Callable[[], list[dict[str, Any]]]
+    run_path: Path
+    objective: Any
+
+    def on_experiment_end(self, trials, **info):
+        super().on_experiment_end(trials, **info)
+        table, by_trial = confirmed_metrics(self.rows(), self.run_path, self.objective)
+        if by_trial:
+            self.log_confirmed(table, by_trial, step=int(table["n"].sum()))
+
+    def log_confirmed(self, table, by_trial: dict[str, dict[str, float]], step: int) -> None:
+        raise NotImplementedError
+
+
 def _mlflow_callback(uri: str | None, experiment: str, run_path: Path,
                      rows: Callable[[], list[dict[str, Any]]], search: dict[str, Any]):
     from ray.air.integrations.mlflow import MLflowLoggerCallback
 
-    class SearchMLflow(_FinalRow, MLflowLoggerCallback):
+    class SearchMLflow(_FinalRow, _ConfirmedStats, MLflowLoggerCallback):
         def setup(self, *args, **kwargs):
             if uri is None:  # the run directory's own store; artifacts beside it, not in cwd
                 _local_experiment(self.tracking_uri, experiment, run_path / "mlruns")
@@ -114,8 +167,9 @@ def _mlflow_callback(uri: str | None, experiment: str, run_path: Path,
 
         def log_trial_start(self, trial):
             super().log_trial_start(trial)
-            self.mlflow_util.log_params(run_id=self._trial_runs[trial],
-                                        params_to_log={"search": search})
+            run_id = self._trial_runs[trial]
+            self.mlflow_util.log_params(run_id=run_id, params_to_log={"search": search})
+            MlflowClient(self.tracking_uri).set_tag(run_id, "trial_id", trial.trial_id)
 
         def log_final(self, trial, step, final):
             super().log_final(trial, step, final)
@@ -123,12 +177,62 @@ def _mlflow_callback(uri: str | None, experiment: str, run_path: Path,
                                         params_to_log={"final": {
                                             k: final["final"][k] for k in TEXT_FIELDS}})
 
+        def log_confirmed(self, table, by_trial, step):
+            client = MlflowClient(self.tracking_uri)
+            _mlflow_confirmed(client, self.mlflow_util.experiment_id, home, by_trial, step)
+            _mlflow_table(client, self.mlflow_util.experiment_id, experiment, home, table)
+
+    from mlflow.tracking import MlflowClient
+
+    home = str(run_path.resolve())  # one run directory's runs, wherever a verb was started
     store = uri or f"sqlite:///{(run_path / 'mlruns' / 'mlflow.db').resolve()}"
     callback = SearchMLflow(tracking_uri=store, experiment_name=experiment,
                             tags={"controller": search["controller"]["name"],
-                                  "search": search["name"], "run_dir": str(run_path)})
+                                  "search": search["name"], "run_dir": home})
     callback.rows = rows
     return callback
+
+
+def _mlflow_runs(client, experiment_id: str, query: str, run_dir: str):
+    """The runs of `run_dir` in the experiment that match `query`, page by page (the run
+    directory is compared here: a path would need quoting inside `query`)."""
+    token = None
+    while True:
+        page = client.search_runs([experiment_id], query, max_results=1000, page_token=token)
+        yield from (run for run in page if run.data.tags.get("run_dir") == run_dir)
+        token = page.token
+        if not token:
+            return
+
+
+def _mlflow_confirmed(client, experiment_id: str, run_dir: str,
+                      by_trial: dict[str, dict[str, float]], step: int) -> None:
+    """Each confirming trial's statistics onto its MLflow run (finished runs take metrics)."""
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    for run in _mlflow_runs(client, experiment_id, "params.`final/stage` = 'confirm'", run_dir):
+        stats = by_trial.get(run.data.tags.get("trial_id"), {})
+        if stats:
+            client.log_batch(run.info.run_id,
+                             metrics=[Metric(k, v, now, step) for k, v in stats.items()])
+
+
+def _mlflow_table(client, experiment_id: str, experiment: str, run_dir: str, table) -> None:
+    """confirmed.csv onto the run directory's one `<experiment>: confirmed` run, replaced."""
+    import tempfile
+
+    found = next(_mlflow_runs(client, experiment_id, "tags.table = 'confirmed'", run_dir), None)
+    if found is None:
+        found = client.create_run(experiment_id, run_name=f"{experiment}: confirmed",
+                                  tags={"table": "confirmed", "run_dir": run_dir})
+        client.set_terminated(found.info.run_id)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "confirmed.csv"
+        table.to_csv(path, index=False)
+        client.log_artifact(found.info.run_id, str(path))
 
 
 def _local_experiment(store: str, name: str, folder: Path) -> None:
@@ -150,7 +254,7 @@ def _tensorboard_callback(rows: Callable[[], list[dict[str, Any]]], search: dict
 
     text = yaml.safe_dump(search, sort_keys=False)
 
-    class SearchTensorBoard(_FinalRow, TBXLoggerCallback):
+    class SearchTensorBoard(_FinalRow, _ConfirmedStats, TBXLoggerCallback):
         def log_trial_start(self, trial):
             super().log_trial_start(trial)
             writer = self._trial_writer[trial]
@@ -161,6 +265,16 @@ def _tensorboard_callback(rows: Callable[[], list[dict[str, Any]]], search: dict
             super().log_final(trial, step, final)
             for key in TEXT_FIELDS:
                 self._trial_writer[trial].add_text(f"final/{key}", final["final"][key], step)
+
+        def log_confirmed(self, table, by_trial, step):
+            from tensorboardX import SummaryWriter
+
+            for trial_id, stats in by_trial.items():  # Ray closed the trials' own writers
+                folder = next((self.run_path / "ray").glob(f"session-*/trial-{trial_id}"), None)
+                if folder is not None:
+                    with SummaryWriter(str(folder), filename_suffix=".confirmed") as writer:
+                        for key, value in stats.items():
+                            writer.add_scalar(key, value, step)
 
     callback = SearchTensorBoard()
     callback.rows = rows
