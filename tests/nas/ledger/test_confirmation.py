@@ -89,6 +89,20 @@ def test_the_plan_is_the_top_k_distinct_candidates_with_fresh_seeds():
     assert len(confirmation.plan(rows, ConfirmConfig(top=9, seeds=1), PROXY, OBJECTIVE)) == 3
 
 
+def test_a_reference_is_one_more_candidate_trained_alike():
+    rows = [row("a", tokens=[1], reward=0.5), row("b", tokens=[2], reward=0.7),
+            row("c", tokens=[3], reward=0.6)]
+    settings = ConfirmConfig(top=2, seeds=2, reference="efficientnet-b0")
+    seeds = [7 + CONFIRM_SEED_BASE, 7 + CONFIRM_SEED_BASE + 1]
+    plan = confirmation.plan(rows, settings, PROXY, OBJECTIVE, reference=(9,))
+    assert plan == [(t, s) for t in ((2,), (3,), (9,)) for s in seeds]  # the reference last
+    found = confirmation.plan(rows, settings, PROXY, OBJECTIVE, reference=(3,))
+    assert found == [(t, s) for t in ((2,), (3,)) for s in seeds]  # found: trained once
+    done = [row("r", tokens=[9], stage=STAGE, confirm_seed=seeds[0], chosen=True)]
+    assert confirmation.plan(rows + done, settings, PROXY, OBJECTIVE, reference=(9,))[-1:] == \
+        [((9,), seeds[1])]
+
+
 def test_within_noise_adds_candidates_within_the_measured_noise_of_the_kth():
     rows = [row(str(i), tokens=[i], reward=r, accuracy=r) for i, r in
             enumerate([0.70, 0.69, 0.60, 0.50])]  # 0.69 within the noise of 0.70, 0.60 not
