@@ -33,10 +33,11 @@ def search_and_confirm() -> list[dict[str, Any]]:
     return search + confirm
 
 
-def confirmed_run(path: Path, rows: list[dict[str, Any]] | None = None) -> RunDir:
+def confirmed_run(path: Path, rows: list[dict[str, Any]] | None = None,
+                  config: SearchConfig | None = None) -> RunDir:
     """A finished run directory holding `rows` (default `search_and_confirm`)."""
     rows = search_and_confirm() if rows is None else rows
-    config = SearchConfig(name="confirmed", budget=BudgetConfig(num_samples=3))
+    config = config or SearchConfig(name="confirmed", budget=BudgetConfig(num_samples=3))
     run = RunDir.create(path, config.to_yaml())
     for r in rows:
         run.append(r, rows)

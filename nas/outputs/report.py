@@ -23,6 +23,7 @@ from nas.ledger.confirmed import confirmed, search_rows
 from nas.ledger.results import load_results, ranked
 from nas.ledger.run_dir import SCORED, RunDir
 from nas.outputs import plots
+from nas.outputs.comparison import reference_lines, run_comparison
 from nas.outputs.files import write_output
 from nas.outputs.summary import CONFIRMED_HEADERS, confirmed_cells, winner_line
 from nas.outputs.yaml_export import block_strings
@@ -234,15 +235,18 @@ def top_table(view: RunView, k: int = TOP_K) -> str:
 
 def confirmed_section(view: RunView) -> list[str]:
     """"Confirmed candidates": each one's mean accuracy over its seeds with the 95% interval,
-    and whether #1 stands clear of #2; nothing without confirmation."""
+    whether #1 stands clear of #2, and the reference trained alike (if any); nothing without
+    confirmation."""
     table = view.confirmed
     if not len(table):
         return []
+    compared = run_comparison(view.trials, view.config)
     return ["<h2>Confirmed candidates</h2>",
             "<p>The search's top candidates retrained with seeds of their own, outside the "
             "budget; ranked by the reward of their mean accuracy (Student-t 95% intervals).</p>",
             _html_table(list(CONFIRMED_HEADERS), confirmed_cells(table)),
-            f"<p>{html.escape(winner_line(table))}</p>"]
+            *(f"<p>{html.escape(line)}</p>" for line in [
+                winner_line(table), *(reference_lines(compared) if compared else [])])]
 
 
 def timm_strings(arch: Arch) -> str:

@@ -11,6 +11,7 @@ import pytest
 
 from nas.cli import main
 from nas.ledger.confirmed import load_confirmed
+from nas.ledger.run_dir import RunDir
 from nas.outputs.summary import summarize
 from tests.confirmed_runs import confirm_row, confirmed_run, search_and_confirm
 from tests.run_dirs import fake_run
@@ -135,6 +136,29 @@ def test_report_has_the_confirmed_section(run: Path, tmp_path: Path, monkeypatch
     assert "[0.6152, 0.6648]" in page and "confirmed winner: trial-b" in page
     assert "finished: 3 of 3 trials" in page  # confirmation rows are not search trials
     assert bars  # the front figure's error bars
+
+
+def test_status_summary_and_report_show_the_reference_trained_alike(tmp_path: Path,
+                                                                    capsys) -> None:
+    from nas.config import BudgetConfig, ConfirmConfig, SearchConfig
+    from nas.ledger.confirmed import reference_key
+
+    config = SearchConfig(name="confirmed", budget=BudgetConfig(num_samples=3),
+                          confirm=ConfirmConfig(top=2, seeds=3, reference="efficientnet-b0"))
+    key = list(reference_key(config))
+    rows = search_and_confirm() + [confirm_row(f"r{i}", key, acc, 1000 + i)
+                                   for i, acc in enumerate((0.50, 0.52))]
+    run = confirmed_run(tmp_path / "run", rows, config).path
+    lines = ("reference efficientnet-b0, trained alike: n 2, accuracy 0.5100 +- 0.0141",
+             "found architectures that beat efficientnet-b0 at no more FLOPs: top1, top2")
+    assert main(["status", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert all(line in out for line in lines) and "confirmed candidates (2;" in out
+    summarize(RunDir(run))
+    out = capsys.readouterr().out
+    assert all(line in out for line in lines)
+    assert main(["report", str(run), "--out", str(tmp_path / "r.html")]) == 0
+    assert all(line in (tmp_path / "r.html").read_text() for line in lines)
 
 
 def test_tracking_tells_a_confirmation_training_apart() -> None:
