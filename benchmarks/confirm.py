@@ -78,6 +78,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="candidates each search confirms (default 3; --quick: 2)")
     parser.add_argument("--confirm-seeds", type=positive_int, default=2,
                         help="confirming trainings per candidate (default 2)")
+    parser.add_argument("--confirm-epochs", type=positive_int, default=None,
+                        help="epochs of the confirming trainings (default: the search's)")
     parser.add_argument("--runs", type=Path, default=None,
                         help="keep the searches' run directories here (default: a temporary "
                              "folder, deleted at the end)")
@@ -100,7 +102,8 @@ def overrides(args: argparse.Namespace, r: int) -> list[str]:
 
 
 def confirm(args: argparse.Namespace) -> list[str]:
-    return [f"confirm.top={args.confirm_top}", f"confirm.seeds={args.confirm_seeds}"]
+    epochs = [f"confirm.set={{epochs: {args.confirm_epochs}}}"] if args.confirm_epochs else []
+    return [f"confirm.top={args.confirm_top}", f"confirm.seeds={args.confirm_seeds}", *epochs]
 
 
 def winners(run_dir: Path) -> tuple[Winner, Winner]:

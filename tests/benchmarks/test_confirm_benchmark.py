@@ -43,6 +43,9 @@ def test_each_search_has_its_own_seeds_and_confirms():
     assert "confirm.seeds=2" in first
     more = confirm.overrides(confirm.parse_args(["--confirm-top", "4", "--confirm-seeds", "5"]), 0)
     assert "confirm.top=4" in more and "confirm.seeds=5" in more
+    assert not any(o.startswith("confirm.set") for o in more)  # the search's recipe
+    longer = confirm.overrides(confirm.parse_args(["--confirm-epochs", "6"]), 0)
+    assert "confirm.set={epochs: 6}" in longer
     assert confirm.TRUE_SEED_BASE > 1000 + args.searches  # apart from search and confirmation
 
 
