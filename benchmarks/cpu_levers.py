@@ -10,21 +10,29 @@
    convolutions split into depthwise and the rest.
 3. Per-trial fixed costs: dataset load, model build, the analytic FLOPs count and, if Ray
    imports, a private local Ray's start + shutdown.
+4. Allocator and trial layout: each training in a fresh spawned process (mallopt holds for the
+   rest of a process), the layouts alternating, each keeping its best of the repeats: glibc's
+   default allocator vs `objectives.latency.steady_allocator`, and on 2 cores two concurrent
+   1-thread trainings (what Ray runs with resources.cpu: 1) vs one 2-thread training, as
+   aggregate img/s.
 
 Measure only: a lever that changes the numbers needs a fidelity measurement before it becomes a
 default (issue 25).
 
-    python benchmarks/cpu_levers.py [--quick] [--out benchmarks/results/cpu_levers.md]
+    python benchmarks/cpu_levers.py [--quick] [--only trials ...] [--out FILE.md]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import multiprocessing
+import resource
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +47,13 @@ from benchmarks.results_page import save  # noqa: E402
 from nas.config.loading import load_config  # noqa: E402
 from objectives import ProxyConfig, analytic_flops, train_proxy  # noqa: E402
 from objectives.data.loading import load_dataset, read_dataset  # noqa: E402
+from objectives.latency import steady_allocator  # noqa: E402
 from search_space import build_model, load_arch, load_space  # noqa: E402
 
 ARCH = "efficientnet-b0-small"
-HEADERS = ("== 1. training throughput", "== 2. where the time goes", "== 3. per-trial fixed costs")
+HEADERS = ("== 1. training throughput", "== 2. where the time goes", "== 3. per-trial fixed costs",
+           "== 4. allocator and trial layout")
+SECTIONS = ("throughput", "profiles", "fixed", "trials")
 Say = Callable[[str], None]
 
 
@@ -65,6 +76,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "repeat)")
     parser.add_argument("--out", type=Path, default=None,
                         help="also save the output as markdown (command, commit, date, machine)")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="run only these sections (default: all)")
     args = parser.parse_args(argv)
     # (repeats, timed epochs, images per epoch, profiled steps, fixed-cost repeats)
     args.repeats, args.epochs, args.images, args.steps, args.fixed = (
@@ -185,6 +198,83 @@ def fixed_costs(args: argparse.Namespace, say: Say) -> None:
     say(f"{'ray (once)':<44}{ray_start_stop()}")
 
 
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """`processes` concurrent trainings of `threads` torch threads each, in fresh processes."""
+
+    processes: int
+    threads: int
+    steady: bool  # steady_allocator() first
+
+    @property
+    def name(self) -> str:
+        return (f"{self.processes} x {self.threads} thread(s), "
+                f"{'steady' if self.steady else 'default'} allocator")
+
+
+LAYOUTS = (Layout(1, 1, False), Layout(1, 1, True), Layout(2, 1, False), Layout(2, 1, True),
+           Layout(1, 2, False), Layout(1, 2, True))
+
+
+@dataclasses.dataclass(frozen=True)
+class Speed:
+    """What a layout's trainings did: img/s (wall, summed over the concurrent ones), and per
+    image the CPU seconds and minor page faults (steadier than wall time on a busy machine)."""
+
+    images_per_second: float
+    cpu_ms_per_image: float
+    faults_per_image: float
+
+    def __add__(self, other: Speed) -> Speed:
+        return Speed(self.images_per_second + other.images_per_second,
+                     (self.cpu_ms_per_image + other.cpu_ms_per_image) / 2,
+                     (self.faults_per_image + other.faults_per_image) / 2)
+
+
+def layout_child(layout: Layout, args: argparse.Namespace) -> Speed:
+    """One training in a spawned process (img/s: median over epochs after a warm-up)."""
+    if layout.steady and not steady_allocator():
+        raise RuntimeError("steady_allocator() refused: not glibc?")
+    variant = Variant(False, True, layout.threads)  # fp32, channels_last: the CPU default
+    cfg = recipe(args, variant, args.epochs + 1, args.images)
+    before, cpu = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, time.process_time()
+    speed = ours(load_arch(ARCH), cfg)
+    images = cfg.epochs * args.images
+    return Speed(speed, (time.process_time() - cpu) * 1e3 / images,
+                 (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / images)
+
+
+def layout_speed(layout: Layout, args: argparse.Namespace) -> Speed:
+    """The layout's concurrent trainings, each in a fresh process."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(layout.processes, mp_context=context) as pool:
+        runs = [pool.submit(layout_child, layout, args) for _ in range(layout.processes)]
+        speeds = [run.result() for run in runs]
+    return sum(speeds[1:], speeds[0])
+
+
+def trial_layouts(args: argparse.Namespace, say: Say) -> None:
+    say(f"{HEADERS[3]}: {ARCH} at 32 px, batch 32, fp32 channels_last, each training in a "
+        f"fresh process; aggregate img/s, best of {args.repeats} alternating repeat(s); CPU ms "
+        "and minor page faults per image trained (a training's mean)")
+    runs: dict[Layout, list[Speed]] = {layout: [] for layout in LAYOUTS}
+    for _ in range(args.repeats):
+        for layout in LAYOUTS:
+            runs[layout].append(layout_speed(layout, args))
+    best = {layout: max(r.images_per_second for r in runs[layout]) for layout in LAYOUTS}
+    say(f"{'layout':<40}{'img/s':>8}{'vs default':>12}{'CPU ms/img':>12}{'faults/img':>12}")
+    for layout in LAYOUTS:
+        default = best[dataclasses.replace(layout, steady=False)]
+        cpu = min(r.cpu_ms_per_image for r in runs[layout])
+        faults = min(r.faults_per_image for r in runs[layout])
+        say(f"{layout.name:<40}{best[layout]:>8.1f}{best[layout] / default:>11.2f}x"
+            f"{cpu:>12.1f}{faults:>12.0f}")
+    for steady in (False, True):
+        two, one = best[Layout(2, 1, steady)], best[Layout(1, 2, steady)]
+        say(f"{'steady' if steady else 'default'} allocator: 2 x 1 thread / 1 x 2 threads = "
+            f"{two / one:.2f}x")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     lines: list[str] = []
@@ -192,8 +282,9 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     say(f"torch {torch.__version__}, {torch.get_num_threads()} threads"
         + (" (quick)" if args.quick else ""))
-    for section in (throughput, profiles, fixed_costs):
-        section(args, say)
+    for name, section in zip(SECTIONS, (throughput, profiles, fixed_costs, trial_layouts)):
+        if name in args.only:
+            section(args, say)
     say(f"done in {time.perf_counter() - start:.0f} s")
     if args.out:
         save(args.out, "cpu_levers: bf16, channels_last, threads and per-trial fixed costs on "

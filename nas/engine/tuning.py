@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 from nas.config import SearchConfig
@@ -17,6 +19,7 @@ def fit_trials(config: SearchConfig, run: RunDir, ledger: Ledger, searcher: Any,
     """Run `num_samples` trials of `run_trial` that `searcher` proposes, in a fresh Tune
     session folder under RUN_DIR/ray; errors (fail-fast, a failed write) are one line."""
     from ray import tune
+    from ray.tune.logger import JsonLoggerCallback
 
     from nas.engine.fail_fast import FailFast
 
@@ -36,9 +39,29 @@ def fit_trials(config: SearchConfig, run: RunDir, ledger: Ledger, searcher: Any,
         run_config=tune.RunConfig(
             name=session, storage_path=str(storage), verbose=0, stop=stopper,
             failure_config=tune.FailureConfig(max_failures=0),
-            callbacks=tracking_callbacks(config, run.path, lambda: ledger.rows)),
+            callbacks=[JsonLoggerCallback(),
+                       *tracking_callbacks(config, run.path, lambda: ledger.rows)]),
     )
-    stopper.fit(tuner)
+    with _no_default_loggers():
+        stopper.fit(tuner)
+
+
+@contextlib.contextmanager
+def _no_default_loggers() -> Iterator[None]:
+    """Tune adds CSV and TensorBoard loggers to every run unless told not to; they were over a
+    third of a near-zero trial's time (benchmarks/trial_overhead.py). The journal is the table,
+    TensorBoard comes when `tracking` asks for it, and the JSON logger stays (Tune's result grid
+    reads it). Set for this fit only: other Tuners in the process keep Tune's defaults."""
+    key = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"
+    previous = os.environ.get(key)
+    os.environ[key] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = previous
 
 
 def _trial_dirname(trial) -> str:

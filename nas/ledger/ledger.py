@@ -5,8 +5,10 @@ Tune through `nas.engine.searcher`, or a test calling it directly). Its rules:
 
 - a finished trial is journaled in the run directory *before* the controller hears of it;
 - the controller's state, the asks in flight and the number of rows told are saved after every
-  tell and after every fresh ask (the controller's random numbers moved on: an ask made since
-  the last save could otherwise come back as a second, different trial);
+  fresh ask (the controller's random numbers moved on: an ask made since the last save could
+  otherwise come back as a second, different trial), and after a tell that no ask follows
+  (the budget is covered); any other tell is saved with the next ask, since `restore` re-tells
+  the journaled rows the saved state missed anyway;
 - `restore` replays after a crash: it re-tells the journaled rows the saved state missed and
   requeues the asks that were still training, so nothing finished is lost, nothing is told
   twice, and the restored controller proposes what the uninterrupted one would have.
@@ -205,7 +207,8 @@ class Ledger:
         del self._pending[key]
         self._chosen.pop(key, None)
         self.controller.tell(self.space.decode(tokens), _reward(row))  # ... then told
-        self._save()
+        if self.trained + self.in_flight >= self.budget:  # else the next ask saves it
+            self._save()
         if row["reward"] is not None and (self.best is None or row["reward"] > self.best):
             self.best = row["reward"]
         return row

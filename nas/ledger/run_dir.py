@@ -7,7 +7,8 @@
       trials.parquet   the same rows as a table, rewritten atomically (at most every 2 s, and
                        when the driver stops)
       trials.csv       (and as CSV)
-      search.pt        controller state + asks in flight, replaced atomically after every tell
+      search.pt        controller state + asks in flight, replaced atomically after every ask
+                       (a tell: with the next ask; `restore` replays the journal past it)
       driver.json      pid and host of the driver while it runs (`status` tells running from dead)
       ray/             Ray Tune's own experiment state, one folder per driver session
       best.yaml        the best block table, exported when the search ends

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -97,6 +98,15 @@ def test_failed_and_diverged_trials_are_recorded(ray_local, tmp_path):
     assert "injected failure" in by_status["failed"]
     assert "nan" in by_status["diverged"].lower() or "inf" in by_status["diverged"].lower()
     assert df.loc[df["status"] != "ok", "reward"].isna().all()
+
+
+def test_ray_folder_keeps_tunes_json_logs_only(finished_run):
+    """No tracking: Tune's CSV and TensorBoard loggers (slower than a near-zero trial) are off
+    for the search only, not for the process."""
+    ray = finished_run[0].path / "ray"
+    assert len(list(ray.rglob("result.json"))) == 4 and not list(ray.rglob("progress.csv"))
+    assert not list(ray.rglob("events.out.tfevents.*"))
+    assert "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS" not in os.environ
 
 
 def test_resume_of_finished_run_trains_nothing(finished_run):
