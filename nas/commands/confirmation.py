@@ -41,9 +41,9 @@ def extend_confirmation(args: argparse.Namespace, reference: str | None = None,
     config = load_config(str(run.path / "config.yaml"), address)
     overrides = [("--set", item) for item in args.overrides] + list(recipe)
     confirm = _settings(config, run.rows(), args, overrides, reference)
-    config = dataclasses.replace(config, confirm=_kept(confirm, reference, compare))
+    config = dataclasses.replace(config, confirm=as_recorded(confirm, reference, compare))
     _check_reference(config, reference)
-    record(run, to_data(confirm))
+    record(run, to_data(config.confirm))
     print(f"confirming '{config.name}': top {confirm.top} x {confirm.seeds} seed(s)"
           + (f" and the reference {reference}" if reference else ""), flush=True)
     search(config, run.path, resume=True, progress=lambda line: print(line, flush=True),
@@ -75,7 +75,7 @@ def _settings(config, rows: list[dict], args: argparse.Namespace,
     return confirm
 
 
-def _kept(confirm, reference: str | None, compare: bool):
+def as_recorded(confirm, reference: str | None, compare: bool):
     """`confirm` as the run records it: a --reference read from a file is kept as its block
     table, so the run directory does not depend on where the file was."""
     from search_space import PRESETS

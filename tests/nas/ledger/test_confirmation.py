@@ -251,6 +251,20 @@ def test_the_compare_verb_refuses_a_reference_it_cannot_train_alike(capsys, tmp_
                                    run_dir=run.path)
 
 
+def test_a_reference_from_a_file_is_recorded_as_its_block_table(tmp_path):
+    from nas.commands.confirmation import as_recorded
+    from search_space import preset
+
+    path = tmp_path / "mine.yaml"
+    path.write_text(preset("efficientnet-b0").to_yaml())
+    recorded = as_recorded(ConfirmConfig(top=1, reference=str(path)), str(path), compare=True)
+    assert recorded.reference == preset("efficientnet-b0").to_dict()  # the file may go
+    named = ConfirmConfig(top=1, reference="efficientnet-b0")
+    assert as_recorded(named, "efficientnet-b0", compare=True) == named  # a preset: its name
+    with pytest.raises(SpecError, match="--reference = None: required"):
+        as_recorded(ConfirmConfig(top=1), None, compare=True)
+
+
 @pytest.mark.parametrize(("args", "named"), [
     (["--set", "epochs=.nan"], "--set epochs = nan: must be an integer"),
     (["--set", "epochs"], "--set = 'epochs': must be key=value"),
