@@ -43,7 +43,7 @@ def candidate_key(tokens: Any, arch: str) -> tuple:
 
 def ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The best scored search row of each distinct candidate, best search reward first: the
-    choice confirmation and `compare` share."""
+    choice confirmation (and so `compare`) makes."""
     best: dict[tuple, dict[str, Any]] = {}
     for row in rows:
         reward = row.get("reward")

@@ -5,7 +5,8 @@ at a Kendall tau near 0.6), so the answer rests on confirmation rows instead: or
 rows with ``stage: confirm`` and the proxy seed they trained with (``confirm_seed``), outside
 the budget. Per candidate (its `tokens`): accuracy mean, std and n over its scored
 confirmation trainings, a Student-t 95% interval, and the reward of the mean at its cost.
-`compare` summarises its trainings with the same `interval`, so there is one statistic.
+A reference (`confirm.reference`, what `compare` trains alike) is summed up the same way, apart
+from the search's candidates (`reference_stats`).
 """
 
 from __future__ import annotations
