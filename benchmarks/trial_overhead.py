@@ -22,7 +22,6 @@ in one run.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import subprocess
@@ -47,24 +46,11 @@ def steady_seconds(stamps: list[float], skip: int) -> float:
                                                           sorted(stamps)[skip + 1:])))
 
 
-@contextlib.contextmanager
-def tune_loggers(default: bool):
-    """Tune's default CSV, JSON and TensorBoard loggers on or off for one fit."""
-    key = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"
-    previous = os.environ.pop(key, None)
-    if not default:
-        os.environ[key] = "1"
-    try:
-        yield
-    finally:
-        os.environ.pop(key, None)
-        if previous is not None:
-            os.environ[key] = previous
-
-
 def bare_tune(trials: int, concurrency: int, default_loggers: bool = True) -> list[float]:
     from ray import tune
     from ray.tune.logger import JsonLoggerCallback
+
+    from nas.engine.tuning import tune_loggers  # here: a --child imports another checkout's
 
     stamps: list[float] = []
 

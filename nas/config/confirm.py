@@ -73,8 +73,9 @@ class ConfirmConfig:
                 return load_arch(self.reference)
             if isinstance(self.reference, dict):
                 return Arch.from_dict(self.reference)
-        except SpecError as err:
-            raise SpecError("reference", _shown(self.reference), err.reason) from None
+        except SpecError as err:  # a table's own field, unless the error is the whole table's
+            reason = err.reason if err.field in ("arch", "path") else f"{err.field}: {err.reason}"
+            raise SpecError("reference", _shown(self.reference), reason) from None
         raise SpecError("reference", _shown(self.reference),
                         "must be a preset name, a .yaml path or a block table")
 

@@ -42,25 +42,25 @@ def fit_trials(config: SearchConfig, run: RunDir, ledger: Ledger, searcher: Any,
             callbacks=[JsonLoggerCallback(),
                        *tracking_callbacks(config, run.path, lambda: ledger.rows)]),
     )
-    with _no_default_loggers():
+    with tune_loggers(default=False):
         stopper.fit(tuner)
 
 
 @contextlib.contextmanager
-def _no_default_loggers() -> Iterator[None]:
-    """Tune adds CSV and TensorBoard loggers to every run unless told not to; they were over a
-    third of a near-zero trial's time (benchmarks/trial_overhead.py). The journal is the table,
-    TensorBoard comes when `tracking` asks for it, and the JSON logger stays (Tune's result grid
-    reads it). Set for this fit only: other Tuners in the process keep Tune's defaults."""
+def tune_loggers(default: bool) -> Iterator[None]:
+    """Tune's default CSV, JSON and TensorBoard loggers on or off for the fits in the block,
+    then as before. A search turns them off: they were over a third of a near-zero trial's time
+    (benchmarks/trial_overhead.py); the journal is the table, TensorBoard comes when `tracking`
+    asks for it, and the JSON logger is passed by hand (Tune's result grid reads it)."""
     key = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"
-    previous = os.environ.get(key)
-    os.environ[key] = "1"
+    previous = os.environ.pop(key, None)
+    if not default:
+        os.environ[key] = "1"
     try:
         yield
     finally:
-        if previous is None:
-            os.environ.pop(key, None)
-        else:
+        os.environ.pop(key, None)
+        if previous is not None:
             os.environ[key] = previous
 
 

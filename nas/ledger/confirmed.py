@@ -174,7 +174,7 @@ def export_order(df: pd.DataFrame, objective: ObjectiveConfig) -> pd.DataFrame:
     searched = ranked(df)
     keys = [candidate_key(t, a) for t, a in zip(searched["tokens"], searched["arch"])]
     by_key = dict(zip(keys[::-1], searched.to_dict("records")[::-1]))  # the best row wins
-    head = [{**_first_row(df, key, by_key), "confirmed": True, "confirmed_reward": s["reward"],
+    head = [{**by_key[key], "confirmed": True, "confirmed_reward": s["reward"],
              **{c: s[c] for c in STATS}} for key, s in zip(table["tokens"],
                                                         table.to_dict("records"))]
     done = set(table["tokens"])
@@ -182,14 +182,6 @@ def export_order(df: pd.DataFrame, objective: ObjectiveConfig) -> pd.DataFrame:
             if key not in done]
     columns = [*searched.columns, "confirmed", "confirmed_reward", *STATS]
     return pd.DataFrame(head + rest, columns=columns)
-
-
-def _first_row(df: pd.DataFrame, key: tuple, by_key: dict) -> dict[str, Any]:
-    if key in by_key:
-        return dict(by_key[key])
-    rows = df[is_confirmation(df)]
-    match = [candidate_key(t, a) == key for t, a in zip(rows["tokens"], rows["arch"])]
-    return rows[match].iloc[0].to_dict()
 
 
 def load_confirmed(run_dir: str | Path) -> pd.DataFrame:

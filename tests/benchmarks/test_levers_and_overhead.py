@@ -1,5 +1,6 @@
 """The command lines of benchmarks/cpu_levers.py (its section 4: allocator and trial layout) and
-benchmarks/trial_overhead.py; real runs take minutes (benchmarks/results/)."""
+the switch of Tune's default loggers that a search and benchmarks/trial_overhead.py share; real
+runs take minutes (benchmarks/results/)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import os
 
 import pytest
 
-from benchmarks import cpu_levers, trial_overhead
+from benchmarks import cpu_levers
+from nas.engine import tuning
 
 
 def test_sections_are_selectable_and_quick_is_small():
@@ -35,8 +37,8 @@ def test_bare_tune_loggers_are_switched_for_one_fit_only(monkeypatch, before):
         monkeypatch.delenv(key, raising=False)
     else:
         monkeypatch.setenv(key, before)
-    with trial_overhead.tune_loggers(default=False):
+    with tuning.tune_loggers(default=False):
         assert os.environ[key] == "1"
-    with trial_overhead.tune_loggers(default=True):
+    with tuning.tune_loggers(default=True):
         assert key not in os.environ
     assert os.environ.get(key) == before

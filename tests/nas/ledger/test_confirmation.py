@@ -209,6 +209,7 @@ def test_retrain_top_of_old_configs_maps_onto_confirm():
     ("confirm.top=17", "--set confirm.top = 17: must be <= budget.num_samples (16)"),
     ("confirm.reference=bogus", "--set confirm.reference = 'bogus': neither a preset"),
     ("confirm.reference=3", "--set confirm.reference = '<int>': must be a preset name"),
+    ("confirm.reference={stages: 3}", "confirm.reference = '<dict>': resolution: missing"),
     ("confirm={top: 0, reference: efficientnet-b0}", "set top >= 1"),
     ("confirm.reference=efficientnet-b0-small",  # a 32 px table; demo's space is 224 px
      "confirm.reference = 'efficientnet-b0-small': is not an architecture of the run's space"),
@@ -273,4 +274,21 @@ def test_a_reference_from_a_file_is_recorded_as_its_block_table(tmp_path):
 def test_the_confirm_verb_in_a_process_is_one_line_exit_2(tmp_path, args, named):
     run = fake_run(tmp_path / "done", trials=3)
     assert named in cli_error("confirm", str(run.path), *args, run_dir=run.path)
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["run", "demo", "--set", "confirm.reference=BINARY"], "not UTF-8 text"),
+    (["compare", "RUN", "--reference", "MISSING"], "--reference = 'MISSING': no such file"),
+])
+def test_a_bad_reference_in_a_process_is_one_line_exit_2(tmp_path, args, named):
+    run = fake_run(tmp_path / "done", trials=3)
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\x00\x01\xff")
+    paths = {"RUN": str(run.path), "BINARY": str(binary), "MISSING": str(tmp_path / "no.yaml")}
+    args = [paths.get(a, a.replace("BINARY", str(binary))) for a in args]
+    named = named.replace("MISSING", paths["MISSING"])
+    out = tmp_path / "out"
+    line = cli_error(*args, *(["--output", str(out)] if args[0] == "run" else []),
+                     run_dir=run.path)
+    assert named in line and not out.exists()
 
